@@ -1,0 +1,65 @@
+"""An asynchronous user-authentication web app on Quart."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from quart import Quart
+from quart_auth import QuartAuth
+
+from quart_app import cli, csrf, db, errors, passwords, templating
+from quart_app.config import Settings
+from quart_app.secret_key import load_or_create_secret_key
+from quart_app.sessions import SessionUser
+from quart_app.views import auth, health, main
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+__all__ = ["Settings", "create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Quart:
+    """Build the app from the environment, with ``config`` (same option names) taking precedence."""
+    overrides = dict(config or {})
+    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH") or None
+    settings = Settings.load(overrides=overrides)
+    app = Quart(__name__, template_folder=str(TEMPLATES), instance_path=instance_path)
+    app.config.update(quart_config(settings, app.instance_path))
+    app.extensions["settings"] = settings
+
+    db.init_app(app, settings.DATABASE_URL or db.default_database_url(app.instance_path))
+    passwords.init_app(app, settings)
+    QuartAuth(app, user_class=SessionUser)
+    csrf.init_app(app)
+    templating.init_app(app, settings)
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(health.bp)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def quart_config(settings: Settings, instance_path: str) -> dict[str, Any]:
+    """Quart's and quart-auth's own settings, derived from ours and set deliberately."""
+    return {
+        "SECRET_KEY": settings.SECRET_KEY or load_or_create_secret_key(instance_path),
+        "SECRET_KEY_FALLBACKS": list(settings.SECRET_KEY_FALLBACKS),
+        "MAX_CONTENT_LENGTH": settings.MAX_CONTENT_LENGTH,
+        # Quart's own cookie (CSRF token, flashed messages) defaults to SameSite=None, not Secure.
+        "SESSION_COOKIE_NAME": "flash_csrf",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.COOKIE_SECURE,
+        "QUART_AUTH_COOKIE_NAME": "auth",
+        "QUART_AUTH_COOKIE_HTTP_ONLY": True,
+        "QUART_AUTH_COOKIE_SAMESITE": "Lax",
+        "QUART_AUTH_COOKIE_SECURE": settings.COOKIE_SECURE,
+        # quart-auth's default is a year; the signature may live as long as a remembered session.
+        # A cookie without "remember" is a browser-session cookie and its row expires far sooner.
+        "QUART_AUTH_DURATION": settings.SESSION_REMEMBER_DURATION,
+    }

@@ -1,0 +1,71 @@
+"""Command-line tasks: ``quart --app quart_app init-db`` and ``create-user USERNAME``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+from quart import Quart, current_app
+
+from quart_app.config import Settings
+from quart_app.db import Database
+from quart_app.passwords import PasswordHasherPool, password_problems
+from quart_app.users import UsernameTaken, create_user, normalise_username, username_problems
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create the database tables (the app also does this when it starts)."""
+    asyncio.run(_init_db(current_app.extensions["database"].url))
+    click.echo("Database ready.")
+
+
+async def _init_db(url: str) -> None:
+    database = Database(url)
+    await database.start()
+    await database.stop()
+
+
+@click.command("create-user")
+@click.argument("username")
+def create_user_command(username: str) -> None:
+    """Create a user; the password is prompted for, never taken from the command line.
+
+    A password argument would land in shell history and in every process listing.
+    """
+    settings = current_app.extensions["settings"]
+    username = normalise_username(username)
+    if problems := username_problems(username):
+        raise click.BadParameter(" ".join(problems), param_hint="USERNAME")
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if problems := password_problems(
+        password,
+        min_length=settings.PASSWORD_MIN_LENGTH,
+        max_length=settings.PASSWORD_MAX_LENGTH,
+    ):
+        raise click.ClickException(" ".join(problems))
+    try:
+        asyncio.run(_create_user(current_app.extensions["database"].url, settings, username, password))
+    except UsernameTaken:
+        raise click.ClickException(f"The username {username!r} is taken.") from None
+    click.echo(f"Created user {username}.")
+
+
+async def _create_user(url: str, settings: Settings, username: str, password: str) -> None:
+    database = Database(url)
+    hasher = PasswordHasherPool.from_settings(settings)
+    await database.start()
+    await hasher.start()
+    try:
+        assert database.sessionmaker is not None
+        async with database.sessionmaker() as db:
+            await create_user(db, username=username, password=password, hasher=hasher)
+            await db.commit()
+    finally:
+        hasher.shutdown()
+        await database.stop()
+
+
+def init_app(app: Quart) -> None:
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(create_user_command)

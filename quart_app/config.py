@@ -1,0 +1,123 @@
+"""Settings: every option with its default and environment variable, parsed and validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+# A short key can be brute-forced offline from one signed cookie, and then any cookie forged.
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot run with; raised at start-up, never per request."""
+
+
+def _option(default: Any, minimum: int | None = None, maximum: int | None = None) -> Any:
+    return field(default=default, metadata={"min": minimum, "max": maximum})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The app's options. Field names are the environment variable names (the deployment contract)."""
+
+    SECRET_KEY: str | None = None
+    SECRET_KEY_FALLBACKS: tuple[str, ...] = ()
+    DATABASE_URL: str | None = None
+    COOKIE_SECURE: bool = True
+    # Password policy: ASVS 4.0.3 §2.1.1 (at least 12) and §2.1.2 (allow at least 64, here 1024).
+    PASSWORD_MIN_LENGTH: int = _option(12, minimum=8, maximum=1024)
+    PASSWORD_MAX_LENGTH: int = _option(1024, minimum=64, maximum=4096)
+    # argon2id at OWASP's Password Storage Cheat Sheet baseline (m=19 MiB, t=2, p=1): the cheapest
+    # setting OWASP accepts, so a 2-core box still verifies dozens of logins a second; p=1 because
+    # parallelism comes from the thread pool serving several logins at once, not from one hash.
+    ARGON2_TIME_COST: int = _option(2, minimum=1)
+    ARGON2_MEMORY_COST: int = _option(19456, minimum=8)  # KiB
+    ARGON2_PARALLELISM: int = _option(1, minimum=1)
+    # One hashing thread per core per worker: argon2-cffi releases the GIL, more threads only queue.
+    HASH_POOL_SIZE: int = _option(os.cpu_count() or 1, minimum=1, maximum=256)
+    # ASVS 4.0.3 §3.3.2: 30 minutes idle or 12 hours in all, unless the user asked to be remembered.
+    SESSION_IDLE_TIMEOUT: int = _option(30 * 60, minimum=60)
+    SESSION_ABSOLUTE_TIMEOUT: int = _option(12 * 60 * 60, minimum=60)
+    SESSION_REMEMBER_DURATION: int = _option(30 * 24 * 60 * 60, minimum=60)
+    # last_seen is written at most this often per session: a write per request serialises SQLite.
+    SESSION_TOUCH_INTERVAL: int = _option(60, minimum=1)
+    # Auth forms are a few hundred bytes; anything near this limit is abuse (answered with 413).
+    MAX_CONTENT_LENGTH: int = _option(64 * 1024, minimum=1024)
+    LOG_LEVEL: str = "INFO"
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Read options from ``environ`` (default ``os.environ``), then apply ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for option in dataclasses.fields(cls):
+            if overrides is not None and option.name in overrides:
+                raw = overrides[option.name]
+            elif environ.get(option.name, "") != "":
+                raw = environ[option.name]
+            else:
+                continue
+            values[option.name] = _parse(option, raw)
+        unknown = set(overrides or {}) - {option.name for option in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        settings = cls(**values)
+        for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+            if key is not None and len(key) < MIN_SECRET_KEY_LENGTH:
+                raise ConfigError(
+                    f"SECRET_KEY and SECRET_KEY_FALLBACKS need at least {MIN_SECRET_KEY_LENGTH} "
+                    "characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+        if settings.PASSWORD_MIN_LENGTH > settings.PASSWORD_MAX_LENGTH:
+            raise ConfigError("PASSWORD_MIN_LENGTH must not exceed PASSWORD_MAX_LENGTH")
+        return settings
+
+
+def _parse(option: dataclasses.Field[Any], raw: Any) -> Any:
+    name, kind = option.name, option.type
+    if kind == "bool":
+        return _parse_bool(name, raw)
+    if kind == "int":
+        return _parse_int(name, raw, option.metadata.get("min"), option.metadata.get("max"))
+    if kind == "tuple[str, ...]":
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return tuple(str(part) for part in raw)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{name} must be a string")
+    return raw
+
+
+def _parse_bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of true/false, yes/no, on/off, 1/0; got {raw!r}")
+
+
+def _parse_int(name: str, raw: Any, minimum: int | None, maximum: int | None) -> int:
+    if isinstance(raw, bool):
+        raise ConfigError(f"{name} must be a whole number; got {raw!r}")
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number; got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}; got {value}")
+    return value

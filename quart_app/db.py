@@ -1,0 +1,114 @@
+"""Engine lifetime, one AsyncSession per request, SQLite pragmas, and schema set-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from quart_app.models import Base
+
+log = logging.getLogger(__name__)
+
+# Long enough for a queue of writers under a login storm; short enough that a stuck lock is a 503.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+SCHEMA_ATTEMPTS = 5
+# What "the database is unreachable or overloaded" looks like: answered with 503, never 500.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeoutError, OSError)
+
+
+def default_database_url(instance_path: str) -> str:
+    return f"sqlite+aiosqlite:///{Path(instance_path) / 'app.db'}"
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An engine with SQLite tuned for several workers sharing one file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # busy_timeout first, so that switching to WAL waits for a lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    # WAL: readers never wait for the writer, so several hypercorn workers can share the file.
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")  # durable in WAL mode at far fewer fsyncs
+    cursor.execute("PRAGMA foreign_keys = ON")  # deleting a user must delete its sessions
+    cursor.close()
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create missing tables, safe when several workers start at once.
+
+    Two workers can both see a table missing and both try to create it; the loser's error is
+    retried, and the retry's existence check then finds the table.
+    """
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all, checkfirst=True)
+            return
+        except DBAPIError:
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            log.info("schema creation raced another worker; retrying (%d)", attempt)
+            await asyncio.sleep(0.05 * attempt)
+
+
+class Database:
+    """The app's engine and session factory, alive between before_serving and after_serving."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine | None = None
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    async def start(self) -> None:
+        self.engine = make_engine(self.url)
+        # expire_on_commit=False: objects stay readable after commit without a reload query.
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        await create_schema(self.engine)
+
+    async def stop(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+        self.engine = None
+        self.sessionmaker = None
+
+
+def init_app(app: Quart, url: str) -> None:
+    database = Database(url)
+    app.extensions["database"] = database
+    app.before_serving(database.start)
+    app.after_serving(database.stop)
+    app.teardown_appcontext(close_db)
+
+
+def get_db() -> AsyncSession:
+    """This request's AsyncSession, opened on first use and closed when the request ends."""
+    if "db_session" not in g:
+        sessionmaker = current_app.extensions["database"].sessionmaker
+        if sessionmaker is None:
+            raise RuntimeError("database not started: run the app through its serving hooks")
+        g.db_session = sessionmaker()
+    return g.db_session
+
+
+async def close_db(_exception: BaseException | None) -> None:
+    db_session: AsyncSession | None = g.pop("db_session", None)
+    if db_session is not None:
+        await db_session.close()

@@ -1,0 +1,57 @@
+"""Error pages in the site's layout: every failure is a clear page with the right status."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, Response, redirect, render_template, request
+from quart_auth import Unauthorized
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from quart_app.db import DATABASE_ERRORS
+from quart_app.redirects import login_url
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+
+async def render_error(error: HTTPException) -> Response:
+    body = await render_template("errors/error.html", error=error)
+    response = Response(body, status=error.code or 500)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value  # e.g. Allow on a 405
+    return response
+
+
+async def handle_unauthorized(_error: Unauthorized) -> Response:
+    """A signed-out visitor to a protected page is sent to log in, and back afterwards."""
+    target = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
+    return redirect(login_url(target), 302)
+
+
+async def handle_http_error(error: HTTPException) -> Response:
+    return await render_error(error)
+
+
+async def handle_database_error(error: Exception) -> Response:
+    log.error("database unavailable: %s", type(error).__name__)
+    response = await render_error(
+        ServiceUnavailable("The service is busy or briefly unavailable. Please try again shortly.")
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+async def handle_unexpected_error(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
+    return await render_error(InternalServerError())
+
+
+def init_app(app: Quart) -> None:
+    app.register_error_handler(Unauthorized, handle_unauthorized)
+    app.register_error_handler(HTTPException, handle_http_error)
+    for error_type in DATABASE_ERRORS:
+        app.register_error_handler(error_type, handle_database_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

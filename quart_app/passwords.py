@@ -1,0 +1,136 @@
+"""argon2id hashing in a bounded thread pool, the dummy hash, and the password policy."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import unicodedata
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from quart import Quart, current_app
+
+from quart_app.config import Settings
+
+T = TypeVar("T")
+
+
+def normalise_password(password: str) -> str:
+    """NFKC form, so the same password typed on two keyboards (or IMEs) hashes the same."""
+    return unicodedata.normalize("NFKC", password)
+
+
+def password_problems(password: str, *, min_length: int, max_length: int) -> list[str]:
+    """Why ``password`` is not acceptable as a new password; empty when it is.
+
+    NIST SP 800-63B §5.1.1.2: length counted in code points, any characters, no composition
+    rules, no truncation. Control characters are refused: they cannot be typed reliably and a NUL
+    is how truncating back ends are attacked.
+    """
+    length = len(normalise_password(password))
+    if length == 0:
+        return ["Enter a password."]
+    problems = []
+    if length < min_length:
+        problems.append(f"Use at least {min_length} characters.")
+    if length > max_length:
+        problems.append(f"Use at most {max_length} characters.")
+    if any(unicodedata.category(char) == "Cc" for char in password):
+        problems.append("Control characters (such as NUL or newline) are not allowed.")
+    if "\ufffd" in password:
+        problems.append("The password was not valid UTF-8 text.")
+    return problems
+
+
+class PasswordHasherPool:
+    """argon2id off the event loop: a fixed number of threads, since argon2-cffi releases the GIL.
+
+    A hash holds ``memory_cost`` KiB while it runs, so the pool size also bounds memory.
+    """
+
+    def __init__(
+        self, *, time_cost: int, memory_cost: int, parallelism: int, pool_size: int
+    ) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_cost,
+            parallelism=parallelism,
+            type=Type.ID,
+        )
+        self.pool_size = pool_size
+        self._executor: ThreadPoolExecutor | None = None
+        self._dummy_hash: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PasswordHasherPool:
+        return cls(
+            time_cost=settings.ARGON2_TIME_COST,
+            memory_cost=settings.ARGON2_MEMORY_COST,
+            parallelism=settings.ARGON2_PARALLELISM,
+            pool_size=settings.HASH_POOL_SIZE,
+        )
+
+    async def start(self) -> None:
+        """Start the threads and make the dummy hash, so the first failed login costs no extra."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.pool_size, thread_name_prefix="argon2"
+            )
+        await self.dummy_hash()
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = None
+
+    async def _run(self, function: Callable[..., T], *args: str) -> T:
+        if self._executor is None:
+            raise RuntimeError("password hasher not started: call start() (a before_serving hook)")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def hash(self, password: str) -> str:
+        return await self._run(self.hasher.hash, normalise_password(password))
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return await self._run(self._verify_sync, password_hash, normalise_password(password))
+
+    def _verify_sync(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with other parameters (cheap: it only parses the string)."""
+        try:
+            return self.hasher.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
+
+    async def dummy_hash(self) -> str:
+        """A hash of a random password at the current parameters, made once per process.
+
+        Unknown usernames are verified against it so that a failed login costs the same argon2
+        work whether or not the name exists (no user enumeration by timing).
+        """
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(secrets.token_urlsafe(24))
+        return self._dummy_hash
+
+    async def verify_dummy(self, password: str) -> None:
+        await self.verify(await self.dummy_hash(), password)
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    hasher = PasswordHasherPool.from_settings(settings)
+    app.extensions["passwords"] = hasher
+    app.before_serving(hasher.start)
+    app.after_serving(hasher.shutdown)
+
+
+def get_hasher() -> PasswordHasherPool:
+    """The app's hashing pool (one per worker process)."""
+    return current_app.extensions["passwords"]

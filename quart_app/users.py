@@ -1,0 +1,88 @@
+"""Usernames (normalise, validate), and the user queries: create, find, authenticate."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_app.models import User
+from quart_app.passwords import PasswordHasherPool
+
+USERNAME_MIN, USERNAME_MAX = 3, 32
+# ASCII only: Unicode letters would let "аdmin" (Cyrillic а) pass as "admin" (UTS #39 confusables).
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+
+
+class UsernameTaken(Exception):
+    """The unique constraint refused the name: someone holds it, or won a concurrent race."""
+
+
+def normalise_username(raw: str) -> str:
+    """NFKC then trimmed: full-width "ｊｏｅ" and " joe " are the name "joe"."""
+    return unicodedata.normalize("NFKC", raw).strip()
+
+
+def username_key(username: str) -> str:
+    """The form that decides uniqueness and lookup: "Joe", "JOE" and "ｊｏｅ" are one account."""
+    return normalise_username(username).casefold()
+
+
+def username_problems(username: str) -> list[str]:
+    """Why a (normalised) username cannot be registered; empty when it can."""
+    if not username:
+        return ["Enter a username."]
+    if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
+        return [f"Use {USERNAME_MIN} to {USERNAME_MAX} characters."]
+    if not USERNAME_PATTERN.fullmatch(username):
+        return ["Use only letters A–Z, digits, and the characters . _ -"]
+    return []
+
+
+async def create_user(
+    db: AsyncSession, *, username: str, password: str, hasher: PasswordHasherPool
+) -> User:
+    """Insert a user; the database's unique constraint, not a prior SELECT, rejects duplicates.
+
+    The argon2 hash is computed before the transaction opens so no lock is held while it runs.
+    The caller commits (so the first session can join the same transaction).
+    """
+    username = normalise_username(username)
+    user = User(username=username, username_key=username_key(username))
+    await user.set_password(password, hasher)
+    db.add(user)
+    try:
+        await db.flush()
+    except IntegrityError:
+        await db.rollback()
+        raise UsernameTaken(username) from None
+    return user
+
+
+async def find_user(db: AsyncSession, username: str) -> User | None:
+    result = await db.execute(select(User).where(User.username_key == username_key(username)))
+    return result.scalar_one_or_none()
+
+
+async def authenticate(
+    db: AsyncSession, *, username: str, password: str, hasher: PasswordHasherPool
+) -> User | None:
+    """The user whose name and password match, else None — after the same argon2 work either way.
+
+    Unknown names are verified against a dummy hash so response time does not reveal which names
+    exist. A hash made with older parameters is upgraded while the password is at hand.
+    """
+    user = await find_user(db, username) if len(username) <= 4 * USERNAME_MAX else None
+    await db.commit()  # end the read: no transaction stays open while argon2 runs
+    if user is None:
+        await hasher.verify_dummy(password)
+        return None
+    if not await user.check_password(password, hasher):
+        return None
+    if hasher.needs_rehash(user.password_hash):
+        await user.set_password(password, hasher)
+        await db.commit()
+    return user

@@ -1,0 +1,1 @@
+"""Blueprints: thin views that call services, never SQL or argon2 directly."""

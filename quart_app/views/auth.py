@@ -1,0 +1,113 @@
+"""Register, log in, log out: the forms and what happens when they are sent."""
+
+from __future__ import annotations
+
+from quart import Blueprint, current_app, flash, redirect, render_template, request, session
+from quart_auth import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from quart_app.db import get_db
+from quart_app.forms import field, read_form
+from quart_app.passwords import get_hasher, password_problems
+from quart_app.redirects import is_safe_next, safe_next
+from quart_app.sessions import end_session, start_session
+from quart_app.users import (
+    UsernameTaken,
+    authenticate,
+    create_user,
+    normalise_username,
+    username_problems,
+)
+
+bp = Blueprint("auth", __name__)
+
+GENERIC_LOGIN_ERROR = "Invalid username or password."
+Page = str | tuple[str, int] | WerkzeugResponse
+
+
+def _user_agent() -> str:
+    return request.headers.get("User-Agent", "")
+
+
+def _fresh_browser_session() -> None:
+    """Drop everything kept in the Quart session (CSRF token, flashes) when identity changes."""
+    session.clear()
+
+
+async def _register_page(status: int = 200, **context: object) -> tuple[str, int]:
+    return await render_template("auth/register.html", **context), status
+
+
+async def _login_page(status: int = 200, **context: object) -> tuple[str, int]:
+    next_target = request.args.get("next")
+    context.setdefault("next", next_target if is_safe_next(next_target) else None)
+    return await render_template("auth/login.html", **context), status
+
+
+@bp.route("/register", methods=["GET", "POST"])
+async def register() -> Page:
+    if request.method == "GET":
+        return await _register_page()
+    form = await read_form()
+    username = normalise_username(field(form, "username"))
+    password = field(form, "password")
+    settings = current_app.extensions["settings"]
+    errors = {
+        "username": username_problems(username),
+        "password": password_problems(
+            password,
+            min_length=settings.PASSWORD_MIN_LENGTH,
+            max_length=settings.PASSWORD_MAX_LENGTH,
+        ),
+    }
+    if any(errors.values()):
+        return await _register_page(400, username=username, errors=errors)
+    try:
+        user = await create_user(get_db(), username=username, password=password, hasher=get_hasher())
+    except UsernameTaken:
+        errors["username"] = ["That username is taken. Choose another one."]
+        return await _register_page(409, username=username, errors=errors)
+    _fresh_browser_session()
+    await start_session(user, remember=False, user_agent=_user_agent())
+    await flash(f"Welcome, {user.username}. Your account is ready.", "success")
+    return redirect("/", 303)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+async def login() -> Page:
+    if request.method == "GET":
+        return await _login_page()
+    form = await read_form()
+    username = field(form, "username")
+    password = field(form, "password")
+    remember = field(form, "remember") in {"on", "1", "true", "yes"}
+    errors = {
+        "username": [] if username.strip() else ["Enter your username."],
+        "password": [] if password else ["Enter your password."],
+    }
+    if any(errors.values()):
+        return await _login_page(400, username=username, errors=errors)
+    settings = current_app.extensions["settings"]
+    user = None
+    if len(password) <= settings.PASSWORD_MAX_LENGTH:
+        user = await authenticate(get_db(), username=username, password=password, hasher=get_hasher())
+    if user is None:
+        return await _login_page(401, username=username, login_error=GENERIC_LOGIN_ERROR)
+    if await current_user.is_authenticated:
+        await end_session(current_user)  # switching accounts must not leave the old session live
+    _fresh_browser_session()
+    await start_session(user, remember=remember, user_agent=_user_agent())
+    await flash(f"Signed in as {user.username}.", "success")
+    return redirect(safe_next(request.args.get("next")), 303)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+async def logout() -> Page:
+    if request.method == "GET":
+        # Old links to GET /logout still land somewhere useful, but only a POST (with its CSRF
+        # token) signs out: a cross-site <img src="/logout"> must not end anybody's session.
+        return await render_template("auth/logout.html")
+    await end_session(current_user)
+    _fresh_browser_session()
+    await flash("You have been signed out.", "info")
+    return redirect("/", 303)
