@@ -45,7 +45,9 @@ def create_user_command(username: str) -> None:
     ):
         raise click.ClickException(" ".join(problems))
     try:
-        asyncio.run(_create_user(current_app.extensions["database"].url, settings, username, password))
+        asyncio.run(
+            _create_user(current_app.extensions["database"].url, settings, username, password)
+        )
     except UsernameTaken:
         raise click.ClickException(f"The username {username!r} is taken.") from None
     click.echo(f"Created user {username}.")

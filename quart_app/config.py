@@ -24,7 +24,7 @@ def _option(default: Any, minimum: int | None = None, maximum: int | None = None
 
 @dataclass(frozen=True)
 class Settings:
-    """The app's options. Field names are the environment variable names (the deployment contract)."""
+    """The app's options; field names are the environment variables (the deployment contract)."""
 
     SECRET_KEY: str | None = None
     SECRET_KEY_FALLBACKS: tuple[str, ...] = ()

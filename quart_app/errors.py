@@ -27,7 +27,9 @@ async def render_error(error: HTTPException) -> Response:
 
 async def handle_unauthorized(_error: Unauthorized) -> Response:
     """A signed-out visitor to a protected page is sent to log in, and back afterwards."""
-    target = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
+    target = request.path + (
+        f"?{request.query_string.decode('latin-1')}" if request.query_string else ""
+    )
     return redirect(login_url(target), 302)
 
 

@@ -1,4 +1,4 @@
-"""Reading submitted forms: a body that cannot be parsed is the client's error (400), never a 500."""
+"""Reading submitted forms: a body that cannot be parsed is a client error (400), never a 500."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person who can sign in. ``username_key`` decides uniqueness; ``username`` is for display."""
+    """A person who can sign in: ``username_key`` decides uniqueness, ``username`` is shown."""
 
     __tablename__ = "users"
 
@@ -79,4 +79,3 @@ class UserSession(Base):
     user_agent: Mapped[str] = mapped_column(String(256), default="")
 
     __table_args__ = (Index("ix_sessions_user_id", "user_id"),)
-

@@ -146,7 +146,10 @@ class SessionUser(AuthUser):
     """
 
     def __init__(
-        self, auth_id: str | None, action: Action = Action.PASS, session: ActiveSession | None = None
+        self,
+        auth_id: str | None,
+        action: Action = Action.PASS,
+        session: ActiveSession | None = None,
     ) -> None:
         super().__init__(auth_id, action)
         self._session = session

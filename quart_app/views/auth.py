@@ -63,7 +63,9 @@ async def register() -> Page:
     if any(errors.values()):
         return await _register_page(400, username=username, errors=errors)
     try:
-        user = await create_user(get_db(), username=username, password=password, hasher=get_hasher())
+        user = await create_user(
+            get_db(), username=username, password=password, hasher=get_hasher()
+        )
     except UsernameTaken:
         errors["username"] = ["That username is taken. Choose another one."]
         return await _register_page(409, username=username, errors=errors)
@@ -90,7 +92,9 @@ async def login() -> Page:
     settings = current_app.extensions["settings"]
     user = None
     if len(password) <= settings.PASSWORD_MAX_LENGTH:
-        user = await authenticate(get_db(), username=username, password=password, hasher=get_hasher())
+        user = await authenticate(
+            get_db(), username=username, password=password, hasher=get_hasher()
+        )
     if user is None:
         return await _login_page(401, username=username, login_error=GENERIC_LOGIN_ERROR)
     if await current_user.is_authenticated:

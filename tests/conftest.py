@@ -1,0 +1,89 @@
+"""Shared fixtures: a fresh app and database per test, fast argon2, and an AuthActions helper."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+
+from quart_app import create_app
+
+# Tests hash hundreds of passwords; the production parameters are the subject of their own tests.
+FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+PASSWORD = "correct horse battery staple"
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'test.db'}",
+        "SECRET_KEY": "test-secret-key-" + "k" * 32,
+        "COOKIE_SECURE": False,
+        "HASH_POOL_SIZE": 2,
+        **FAST_ARGON2,
+    }
+
+
+@pytest.fixture
+async def app(app_config: dict[str, Any]) -> AsyncIterator[Quart]:
+    application = create_app(app_config)
+    async with application.test_app():  # runs before_serving / after_serving
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> Client:
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    assert match, "page has no csrf_token field"
+    return match.group(1)
+
+
+class AuthActions:
+    """Drives the auth forms the way a browser does: GET the form for its token, then POST."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def csrf(self, path: str = "/login") -> str:
+        response = await self.client.get(path)
+        return csrf_from(await response.get_data(as_text=True))
+
+    async def register(self, username: str = "alice", password: str = PASSWORD) -> Any:
+        token = await self.csrf("/register")
+        form = {"username": username, "password": password, "csrf_token": token}
+        return await self.client.post("/register", form=form)
+
+    async def login(
+        self,
+        username: str = "alice",
+        password: str = PASSWORD,
+        *,
+        remember: bool = False,
+        next_path: str | None = None,
+    ) -> Any:
+        token = await self.csrf("/login")
+        form = {"username": username, "password": password, "csrf_token": token}
+        if remember:
+            form["remember"] = "on"
+        query = {"next": next_path} if next_path is not None else None
+        return await self.client.post("/login", form=form, query_string=query)
+
+    async def logout(self) -> Any:
+        token = await self.csrf("/login")  # every form page carries the session's token
+        return await self.client.post("/logout", form={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client: Client) -> AuthActions:
+    return AuthActions(client)

@@ -1,0 +1,76 @@
+"""Settings parsed once from the environment; a bad value is a clear start-up error."""
+
+from __future__ import annotations
+
+import pytest
+
+from quart_app import create_app
+from quart_app.config import ConfigError, Settings
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = Settings.load(environ={})
+    assert settings.COOKIE_SECURE is True
+    assert settings.PASSWORD_MIN_LENGTH == 12 and settings.PASSWORD_MAX_LENGTH == 1024
+    assert (settings.ARGON2_TIME_COST, settings.ARGON2_MEMORY_COST) == (2, 19456)
+    assert settings.ARGON2_PARALLELISM == 1
+    assert settings.SESSION_IDLE_TIMEOUT == 1800 and settings.SESSION_ABSOLUTE_TIMEOUT == 43200
+    assert settings.SESSION_REMEMBER_DURATION == 30 * 86400
+    assert settings.SECRET_KEY is None and settings.DATABASE_URL is None
+
+
+def test_environment_values_are_parsed() -> None:
+    settings = Settings.load(
+        environ={
+            "COOKIE_SECURE": "false",
+            "PASSWORD_MIN_LENGTH": "16",
+            "DATABASE_URL": "sqlite+aiosqlite:///x.db",
+            "SECRET_KEY_FALLBACKS": "a" * 32 + ", " + "b" * 32,
+        }
+    )
+    assert settings.COOKIE_SECURE is False
+    assert settings.PASSWORD_MIN_LENGTH == 16
+    assert settings.DATABASE_URL == "sqlite+aiosqlite:///x.db"
+    assert settings.SECRET_KEY_FALLBACKS == ("a" * 32, "b" * 32)
+
+
+def test_overrides_win_over_environment() -> None:
+    settings = Settings.load(
+        environ={"PASSWORD_MIN_LENGTH": "16"}, overrides={"PASSWORD_MIN_LENGTH": 20}
+    )
+    assert settings.PASSWORD_MIN_LENGTH == 20
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"COOKIE_SECURE": "maybe"}, "COOKIE_SECURE must be one of"),
+        ({"PASSWORD_MIN_LENGTH": "twelve"}, "PASSWORD_MIN_LENGTH must be a whole number"),
+        ({"PASSWORD_MIN_LENGTH": "4"}, "PASSWORD_MIN_LENGTH must be at least 8"),
+        ({"HASH_POOL_SIZE": "0"}, "HASH_POOL_SIZE must be at least 1"),
+        ({"PASSWORD_MIN_LENGTH": "100", "PASSWORD_MAX_LENGTH": "64"}, "must not exceed"),
+        ({"SECRET_KEY": "short"}, "at least 32 characters"),
+    ],
+)
+def test_bad_values_are_clear_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.load(environ=environ)
+
+
+def test_unknown_override_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Settings.load(environ={}, overrides={"COOKIE_SECURITY": False})
+
+
+def test_create_app_sets_cookie_flags_deliberately(app_config: dict) -> None:
+    app = create_app({**app_config, "COOKIE_SECURE": True})
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["QUART_AUTH_COOKIE_SECURE"] is True
+    assert app.config["QUART_AUTH_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["QUART_AUTH_DURATION"] == 30 * 86400
+    assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024
+    insecure = create_app({**app_config, "COOKIE_SECURE": False})
+    assert insecure.config["SESSION_COOKIE_SECURE"] is False
+    assert insecure.config["QUART_AUTH_COOKIE_SECURE"] is False

@@ -1,0 +1,167 @@
+"""Server-side sessions: digest storage, expiry, throttled last_seen writes, revocation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from quart import Quart
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import quart_app.sessions as sessions_module
+from quart_app.config import Settings
+from quart_app.models import User, UserSession, utcnow
+from quart_app.sessions import (
+    issue_session,
+    resolve_session,
+    revoke_session_token,
+    token_digest,
+)
+from quart_app.users import create_user
+
+
+class Clock:
+    """Stands in for the wall clock so expiry can be tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(sessions_module, "utcnow", fake)
+    return fake
+
+
+@pytest.fixture
+async def db(app: Quart) -> AsyncIterator[AsyncSession]:
+    async with app.extensions["database"].sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+async def user(app: Quart, db: AsyncSession) -> User:
+    created = await create_user(
+        db, username="alice", password="a long password", hasher=app.extensions["passwords"]
+    )
+    await db.commit()
+    return created
+
+
+@pytest.fixture
+def settings(app: Quart) -> Settings:
+    return app.extensions["settings"]
+
+
+async def issue(db: AsyncSession, user: User, settings: Settings, *, remember: bool = False) -> str:
+    token, _ = await issue_session(
+        db, user=user, remember=remember, user_agent="pytest", settings=settings
+    )
+    await db.commit()
+    return token
+
+
+async def stored_row(db: AsyncSession) -> UserSession:
+    db.expire_all()
+    return (await db.execute(select(UserSession))).scalar_one()
+
+
+async def test_only_a_digest_of_the_token_is_stored(
+    db: AsyncSession, user: User, settings: Settings
+) -> None:
+    token = await issue(db, user, settings)
+    row = await stored_row(db)
+    assert row.token_digest == token_digest(token) != token
+    assert len(token) >= 43  # 32 random bytes, base64url
+    assert token not in (row.token_digest, row.user_agent)
+
+
+async def test_resolve_returns_session_with_user_fields(
+    db: AsyncSession, user: User, settings: Settings
+) -> None:
+    token = await issue(db, user, settings)
+    session = await resolve_session(db, token, settings)
+    assert session is not None
+    assert session.username == "alice" and session.user_id == user.id
+    assert await resolve_session(db, token + "x", settings) is None
+    assert await resolve_session(db, "", settings) is None
+
+
+async def test_idle_session_expires_and_row_is_deleted(
+    db: AsyncSession, user: User, settings: Settings, clock: Clock
+) -> None:
+    token = await issue(db, user, settings)
+    clock.advance(seconds=settings.SESSION_IDLE_TIMEOUT - 1)
+    assert await resolve_session(db, token, settings) is not None  # and touches last_seen
+    clock.advance(seconds=settings.SESSION_IDLE_TIMEOUT - 1)
+    assert await resolve_session(db, token, settings) is not None  # activity keeps it alive
+    clock.advance(seconds=settings.SESSION_IDLE_TIMEOUT)
+    assert await resolve_session(db, token, settings) is None
+    db.expire_all()
+    assert (await db.execute(select(UserSession))).first() is None
+
+
+async def test_absolute_timeout_ends_even_an_active_session(
+    db: AsyncSession, user: User, settings: Settings, clock: Clock
+) -> None:
+    token = await issue(db, user, settings)
+    step = settings.SESSION_IDLE_TIMEOUT // 2
+    for _ in range(settings.SESSION_ABSOLUTE_TIMEOUT // step - 1):
+        clock.advance(seconds=step)
+        assert await resolve_session(db, token, settings) is not None
+    clock.advance(seconds=2 * step)
+    assert await resolve_session(db, token, settings) is None
+
+
+async def test_remembered_session_survives_idle_but_not_its_duration(
+    db: AsyncSession, user: User, settings: Settings, clock: Clock
+) -> None:
+    token = await issue(db, user, settings, remember=True)
+    clock.advance(days=29)
+    assert await resolve_session(db, token, settings) is not None
+    clock.advance(days=1, seconds=1)
+    assert await resolve_session(db, token, settings) is None
+
+
+async def test_last_seen_written_at_most_once_per_interval(
+    db: AsyncSession, user: User, settings: Settings, clock: Clock
+) -> None:
+    token = await issue(db, user, settings)
+    issued_at = (await stored_row(db)).last_seen_at
+    clock.advance(seconds=settings.SESSION_TOUCH_INTERVAL - 1)
+    await resolve_session(db, token, settings)
+    assert (await stored_row(db)).last_seen_at == issued_at
+    clock.advance(seconds=2)
+    await resolve_session(db, token, settings)
+    assert (await stored_row(db)).last_seen_at == clock.now
+
+
+async def test_revoke_deletes_the_row(db: AsyncSession, user: User, settings: Settings) -> None:
+    token = await issue(db, user, settings)
+    await revoke_session_token(db, token)
+    assert await resolve_session(db, token, settings) is None
+
+
+async def test_deleting_user_deletes_sessions(
+    db: AsyncSession, user: User, settings: Settings
+) -> None:
+    token = await issue(db, user, settings)
+    await db.delete(user)
+    await db.commit()
+    assert await resolve_session(db, token, settings) is None
+    assert (await db.execute(select(UserSession))).first() is None
+
+
+async def test_user_agent_is_truncated(db: AsyncSession, user: User, settings: Settings) -> None:
+    await issue_session(db, user=user, remember=False, user_agent="x" * 5000, settings=settings)
+    await db.commit()
+    assert len((await stored_row(db)).user_agent) == 256

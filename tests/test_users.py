@@ -1,0 +1,92 @@
+"""Username normalisation and validation; create and authenticate against a real database."""
+
+from __future__ import annotations
+
+import pytest
+from quart import Quart
+from sqlalchemy import select
+
+from quart_app.models import User
+from quart_app.users import (
+    UsernameTaken,
+    authenticate,
+    create_user,
+    find_user,
+    normalise_username,
+    username_key,
+    username_problems,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised", "key"),
+    [
+        ("alice", "alice", "alice"),
+        ("  Alice\t", "Alice", "alice"),
+        ("ＡＬＩＣＥ", "ALICE", "alice"),
+        ("Bob.Smith-2_x", "Bob.Smith-2_x", "bob.smith-2_x"),
+    ],
+)
+def test_normalise_and_key(raw: str, normalised: str, key: str) -> None:
+    assert normalise_username(raw) == normalised
+    assert username_key(raw) == key
+
+
+@pytest.mark.parametrize("username", ["abc", "a" * 32, "A.b_c-9", "123"])
+def test_valid_usernames(username: str) -> None:
+    assert username_problems(username) == []
+
+
+@pytest.mark.parametrize(
+    ("username", "problem"),
+    [
+        ("", "Enter a username."),
+        ("ab", "Use 3 to 32"),
+        ("a" * 33, "Use 3 to 32"),
+        ("has space", "Use only"),
+        ("аdmin", "Use only"),  # Cyrillic а: a homoglyph of "admin"
+        ("name@host", "Use only"),
+        ("tab\tname", "Use only"),
+        ("nul\x00x", "Use only"),
+    ],
+)
+def test_invalid_usernames(username: str, problem: str) -> None:
+    assert any(problem in text for text in username_problems(username))
+
+
+async def db_session(app: Quart):  # type: ignore[no-untyped-def]
+    return app.extensions["database"].sessionmaker()
+
+
+async def test_create_user_stores_hash_and_normalised_names(app: Quart) -> None:
+    hasher = app.extensions["passwords"]
+    async with await db_session(app) as db:
+        user = await create_user(db, username=" Ｃarol ", password="a long password", hasher=hasher)
+        await db.commit()
+    assert user.username == "Carol" and user.username_key == "carol"
+    assert user.password_hash.startswith("$argon2id$")
+    assert await user.check_password("a long password", hasher)
+    assert not await user.check_password("another password", hasher)
+
+
+async def test_create_user_duplicate_raises_username_taken(app: Quart) -> None:
+    hasher = app.extensions["passwords"]
+    async with await db_session(app) as db:
+        await create_user(db, username="carol", password="a long password", hasher=hasher)
+        await db.commit()
+        with pytest.raises(UsernameTaken):
+            await create_user(db, username="CAROL", password="a long password", hasher=hasher)
+    async with await db_session(app) as db:
+        assert len((await db.execute(select(User))).scalars().all()) == 1
+
+
+async def test_authenticate(app: Quart) -> None:
+    hasher = app.extensions["passwords"]
+    async with await db_session(app) as db:
+        await create_user(db, username="dave", password="a long password", hasher=hasher)
+        await db.commit()
+        found = await authenticate(db, username="DAVE", password="a long password", hasher=hasher)
+        assert found is not None and found.username == "dave"
+        assert await authenticate(db, username="dave", password="wrong", hasher=hasher) is None
+        assert await authenticate(db, username="eve", password="x", hasher=hasher) is None
+        assert await find_user(db, "Ｄave") is not None

@@ -1,0 +1,78 @@
+"""Every POST form refuses a missing or wrong CSRF token with a 400 page, changing nothing."""
+
+from __future__ import annotations
+
+import pytest
+from quart import Quart
+from sqlalchemy import func, select
+
+from quart_app.models import User, UserSession
+from tests.conftest import PASSWORD, AuthActions, Client
+
+
+async def rows(app: Quart) -> tuple[int, int]:
+    async with app.extensions["database"].sessionmaker() as db:
+        users = (await db.execute(select(func.count()).select_from(User))).scalar_one()
+        sessions = (await db.execute(select(func.count()).select_from(UserSession))).scalar_one()
+    return users, sessions
+
+
+FORMS = {
+    "/register": {"username": "mallory", "password": PASSWORD},
+    "/login": {"username": "alice", "password": PASSWORD},
+    "/logout": {},
+}
+
+
+@pytest.mark.parametrize("path", sorted(FORMS))
+@pytest.mark.parametrize("token", [None, "", "wrong-token", "é-non-ascii"])
+async def test_post_without_valid_token_is_400_and_changes_nothing(
+    app: Quart, client: Client, auth: AuthActions, path: str, token: str | None
+) -> None:
+    await auth.register("alice")
+    before = await rows(app)
+    form = dict(FORMS[path])
+    if token is not None:
+        form["csrf_token"] = token
+    response = await client.post(path, form=form)
+    assert response.status_code == 400
+    assert "did not come from this site" in await response.get_data(as_text=True)
+    assert await rows(app) == before
+    assert (await client.get("/dashboard")).status_code == 200  # still signed in
+
+
+async def test_token_of_another_browser_is_refused(app: Quart, auth: AuthActions) -> None:
+    other = app.test_client()
+    foreign_token = await AuthActions(other).csrf("/register")
+    fresh = app.test_client()
+    await fresh.get("/register")  # has a session of its own, with a different token
+    form = {"username": "mallory", "password": PASSWORD, "csrf_token": foreign_token}
+    response = await fresh.post("/register", form=form)
+    assert response.status_code == 400
+    assert await rows(app) == (0, 0)
+
+
+async def test_token_in_header_is_accepted(client: Client, auth: AuthActions) -> None:
+    token = await auth.csrf("/register")
+    form = {"username": "alice", "password": PASSWORD}
+    response = await client.post("/register", form=form, headers={"X-CSRF-Token": token})
+    assert response.status_code == 303
+
+
+async def test_token_changes_at_login_and_logout(auth: AuthActions) -> None:
+    await auth.register("alice")
+    before_logout = await auth.csrf()
+    await auth.logout()
+    after_logout = await auth.csrf()
+    await auth.login("alice")
+    after_login = await auth.csrf()
+    assert len({before_logout, after_logout, after_login}) == 3
+
+
+async def test_all_forms_carry_the_token(client: Client, auth: AuthActions) -> None:
+    for path in ("/register", "/login"):
+        assert 'name="csrf_token"' in await (await client.get(path)).get_data(as_text=True)
+    await auth.register("alice")
+    for path in ("/", "/logout", "/dashboard"):
+        html = await (await client.get(path)).get_data(as_text=True)
+        assert html.count('name="csrf_token"') >= 1  # the nav's log-out form at least
