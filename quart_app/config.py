@@ -49,7 +49,6 @@ class Settings:
     SESSION_TOUCH_INTERVAL: int = _option(60, minimum=1)
     # Auth forms are a few hundred bytes; anything near this limit is abuse (answered with 413).
     MAX_CONTENT_LENGTH: int = _option(64 * 1024, minimum=1024)
-    LOG_LEVEL: str = "INFO"
 
     @classmethod
     def load(

@@ -172,8 +172,13 @@ class SessionUser(AuthUser):
 
 
 async def start_session(user: User, *, remember: bool, user_agent: str) -> None:
-    """Sign ``user`` in with a fresh session id (never a reused one: no session fixation)."""
+    """Sign ``user`` in with a fresh session id (never a reused one: no session fixation).
+
+    A session this browser already had is revoked: switching accounts leaves no live row behind.
+    """
     db = get_db()
+    if current_user.auth_id is not None:
+        await revoke_session_token(db, current_user.auth_id)
     token, session = await issue_session(
         db,
         user=user,

@@ -97,8 +97,6 @@ async def login() -> Page:
         )
     if user is None:
         return await _login_page(401, username=username, login_error=GENERIC_LOGIN_ERROR)
-    if await current_user.is_authenticated:
-        await end_session(current_user)  # switching accounts must not leave the old session live
     _fresh_browser_session()
     await start_session(user, remember=remember, user_agent=_user_agent())
     await flash(f"Signed in as {user.username}.", "success")

@@ -328,3 +328,12 @@ async def test_get_logout_shows_button_and_does_not_log_out(
 async def test_logout_when_signed_out_is_harmless(client: Client, auth: AuthActions) -> None:
     response = await auth.logout()
     assert response.status_code == 303
+
+
+async def test_register_while_signed_in_replaces_the_previous_session(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    await auth.register("bob")
+    assert await count(app, UserSession) == 1
+    assert "bob" in await (await client.get("/dashboard")).get_data(as_text=True)
