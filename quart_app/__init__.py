@@ -10,7 +10,7 @@ from typing import Any
 from quart import Quart
 from quart_auth import QuartAuth
 
-from quart_app import cli, csrf, db, errors, passwords, templating
+from quart_app import cli, csrf, db, errors, headers, passwords, templating
 from quart_app.config import Settings
 from quart_app.secret_key import load_or_create_secret_key
 from quart_app.sessions import SessionUser
@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     passwords.init_app(app, settings)
     QuartAuth(app, user_class=SessionUser)
     csrf.init_app(app)
+    headers.init_app(app, https_only=settings.COOKIE_SECURE)
     templating.init_app(app, settings)
 
     app.register_blueprint(main.bp)
