@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import click
-from quart import Quart, current_app
+from quart import Quart
+from quart.cli import ScriptInfo
 
 from quart_app.config import Settings
 from quart_app.db import Database
@@ -13,10 +14,19 @@ from quart_app.passwords import PasswordHasherPool, password_problems
 from quart_app.users import UsernameTaken, create_user, normalise_username, username_problems
 
 
+def _app() -> Quart:
+    """The app the ``quart`` command loaded.
+
+    Quart runs CLI commands without an app context (and one made with its ``with_appcontext``
+    runs inside an event loop, where these commands' own ``asyncio.run`` cannot start).
+    """
+    return click.get_current_context().ensure_object(ScriptInfo).load_app()
+
+
 @click.command("init-db")
 def init_db_command() -> None:
     """Create the database tables (the app also does this when it starts)."""
-    asyncio.run(_init_db(current_app.extensions["database"].url))
+    asyncio.run(_init_db(_app().extensions["database"].url))
     click.echo("Database ready.")
 
 
@@ -33,7 +43,8 @@ def create_user_command(username: str) -> None:
 
     A password argument would land in shell history and in every process listing.
     """
-    settings = current_app.extensions["settings"]
+    app = _app()
+    settings = app.extensions["settings"]
     username = normalise_username(username)
     if problems := username_problems(username):
         raise click.BadParameter(" ".join(problems), param_hint="USERNAME")
@@ -45,9 +56,7 @@ def create_user_command(username: str) -> None:
     ):
         raise click.ClickException(" ".join(problems))
     try:
-        asyncio.run(
-            _create_user(current_app.extensions["database"].url, settings, username, password)
-        )
+        asyncio.run(_create_user(app.extensions["database"].url, settings, username, password))
     except UsernameTaken:
         raise click.ClickException(f"The username {username!r} is taken.") from None
     click.echo(f"Created user {username}.")

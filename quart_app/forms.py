@@ -6,17 +6,25 @@ from quart import request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
+URLENCODED = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded"})
+
+
+class UnreadableForm(BadRequest):
+    description = "The form data could not be read: it must be UTF-8 text."
+
 
 async def read_form() -> MultiDict[str, str]:
-    """The request's form fields; bodies that are not valid form data become a 400.
+    """The request's form fields; a urlencoded body that is not UTF-8 is refused with a 400.
 
-    Quart decodes urlencoded bodies as strict UTF-8 (a raw 0xFF byte raises) and multipart
-    parsing raises ValueError on a missing boundary: both are bad input, not server faults.
+    Quart's parser swallows the decode error and returns an empty form, which would surface as
+    a misleading "missing field" or CSRF message; checking the bytes first says what is wrong.
     """
-    try:
-        return await request.form
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The form data could not be read (it must be UTF-8 form data).") from None
+    if request.mimetype in URLENCODED:
+        try:
+            (await request.get_data(cache=True)).decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnreadableForm() from None
+    return await request.form
 
 
 def field(form: MultiDict[str, str], name: str) -> str:

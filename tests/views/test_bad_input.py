@@ -44,6 +44,7 @@ async def test_raw_non_utf8_bytes_are_400(
     data, headers = urlencoded(token, b"username=al\xffice&password=pass\xfe\xfdword long enough")
     response = await client.post(path, data=data, headers=headers)
     assert response.status_code == 400
+    assert "must be UTF-8 text" in await response.get_data(as_text=True)
     assert await stored(app) == (0, 0)
 
 

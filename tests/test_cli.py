@@ -1,0 +1,150 @@
+"""The command-line tasks: ``init-db`` and ``create-user`` through Quart's CLI test runner."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from quart import Quart
+from quart.testing import QuartCliRunner
+
+from quart_app import create_app
+
+PASSWORD = "correct horse battery"
+PASSWORD_INPUT = f"{PASSWORD}\n{PASSWORD}\n"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Quart:
+    return create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "x" * 40,
+            "COOKIE_SECURE": False,
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST": 1024,
+            "ARGON2_PARALLELISM": 1,
+            "HASH_POOL_SIZE": 1,
+        }
+    )
+
+
+@pytest.fixture
+def runner(app: Quart) -> QuartCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "app.db"
+
+
+def invoke(runner: QuartCliRunner, args: Sequence[str], input: str | None = None) -> Result:
+    result: Result = runner.invoke(args=list(args), input=input)
+    return result
+
+
+def tables(database: Path) -> set[str]:
+    with closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {name for (name,) in rows}
+
+
+def users(database: Path) -> list[tuple[str, str, str]]:
+    """(username, username_key, password_hash) of every user; none if there is no database."""
+    if not database.exists() or "users" not in tables(database):
+        return []
+    with closing(sqlite3.connect(database)) as connection:
+        return connection.execute(
+            "SELECT username, username_key, password_hash FROM users ORDER BY id"
+        ).fetchall()
+
+
+def test_init_db_creates_the_tables(runner: QuartCliRunner, database: Path) -> None:
+    assert not database.exists()
+    result = invoke(runner, ["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "Database ready." in result.output
+    assert {"users", "sessions"} <= tables(database)
+    assert users(database) == []
+
+    # Running it again is harmless: the tables and their rows stay.
+    result = invoke(runner, ["init-db"])
+    assert result.exit_code == 0, result.output
+    assert {"users", "sessions"} <= tables(database)
+
+
+def test_create_user_stores_an_argon2id_hash(runner: QuartCliRunner, database: Path) -> None:
+    result = invoke(runner, ["create-user", "alice"], input=PASSWORD_INPUT)
+    assert result.exit_code == 0, result.output
+    assert "Created user alice." in result.output
+    assert PASSWORD not in result.output
+
+    [(username, username_key, password_hash)] = users(database)
+    assert (username, username_key) == ("alice", "alice")
+    assert password_hash.startswith("$argon2id$")
+    assert PASSWORD not in password_hash
+
+
+def test_create_user_refuses_a_taken_name_in_any_case(
+    runner: QuartCliRunner, database: Path
+) -> None:
+    assert invoke(runner, ["create-user", "alice"], input=PASSWORD_INPUT).exit_code == 0
+    before = users(database)
+    assert len(before) == 1
+
+    result = invoke(runner, ["create-user", "ALICE"], input=PASSWORD_INPUT)
+    assert result.exit_code != 0
+    assert "taken" in result.output
+    assert PASSWORD not in result.output
+    assert users(database) == before
+
+
+def test_create_user_refuses_a_short_password(runner: QuartCliRunner, database: Path) -> None:
+    short = "short pass"  # 10 characters: the minimum is 12
+    result = invoke(runner, ["create-user", "bob"], input=f"{short}\n{short}\n")
+    assert result.exit_code != 0
+    assert "Use at least 12 characters." in result.output
+    assert short not in result.output
+    assert users(database) == []
+
+
+def test_create_user_refuses_an_invalid_username(runner: QuartCliRunner, database: Path) -> None:
+    result = invoke(runner, ["create-user", "a b"], input=PASSWORD_INPUT)
+    assert result.exit_code == 2  # click's usage error
+    assert "USERNAME" in result.output
+    assert "Use only letters" in result.output
+    # Refused before the password is asked for: nothing prompted, nothing echoed, nothing stored.
+    assert "Password" not in result.output
+    assert users(database) == []
+
+
+def test_create_user_needs_matching_confirmation(runner: QuartCliRunner, database: Path) -> None:
+    other = "a different passphrase"
+    result = invoke(
+        runner, ["create-user", "carol"], input=f"{PASSWORD}\n{other}\n{PASSWORD}\n{PASSWORD}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "do not match" in result.output or "don't match" in result.output
+    assert PASSWORD not in result.output
+    assert other not in result.output
+    [(username, _key, _hash)] = users(database)
+    assert username == "carol"
+
+
+def test_the_password_is_never_echoed(runner: QuartCliRunner, database: Path) -> None:
+    """Across success and every failure, the typed password stays out of the output."""
+    outputs = [
+        invoke(runner, ["create-user", "dave"], input=PASSWORD_INPUT).output,
+        invoke(runner, ["create-user", "Dave"], input=PASSWORD_INPUT).output,
+        invoke(runner, ["create-user", "erin"], input="tiny secret\ntiny secret\n").output,
+    ]
+    for output in outputs:
+        assert "Password" in output  # the prompt is shown...
+        assert PASSWORD not in output  # ...but what was typed is not
+        assert "tiny secret" not in output
+    assert [username for username, _key, _hash in users(database)] == ["dave"]
