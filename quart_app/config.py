@@ -41,6 +41,9 @@ class Settings:
     ARGON2_PARALLELISM: int = _option(1, minimum=1)
     # One hashing thread per core per worker: argon2-cffi releases the GIL, more threads only queue.
     HASH_POOL_SIZE: int = _option(os.cpu_count() or 1, minimum=1, maximum=256)
+    # Hashes allowed to wait for a thread, per worker; past it a login is shed at once with 503
+    # and Retry-After, so a login storm queues a bounded amount of work (and argon2 memory).
+    HASH_QUEUE_LIMIT: int = _option(32, minimum=0, maximum=100_000)
     # ASVS 4.0.3 §3.3.2: 30 minutes idle or 12 hours in all, unless the user asked to be remembered.
     SESSION_IDLE_TIMEOUT: int = _option(30 * 60, minimum=60)
     SESSION_ABSOLUTE_TIMEOUT: int = _option(12 * 60 * 60, minimum=60)

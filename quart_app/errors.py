@@ -9,6 +9,7 @@ from quart_auth import Unauthorized
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from quart_app.db import DATABASE_ERRORS
+from quart_app.passwords import HashPoolBusy
 from quart_app.redirects import login_url
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,15 @@ async def handle_database_error(error: Exception) -> Response:
     return response
 
 
+async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
+    """Load shedding: a fast 503 that tells the client when to come back."""
+    response = await render_error(
+        ServiceUnavailable("Too many sign-ins at once. Please try again in a moment.")
+    )
+    response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
 async def handle_unexpected_error(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
     return await render_error(InternalServerError())
@@ -54,6 +64,7 @@ async def handle_unexpected_error(error: Exception) -> Response:
 def init_app(app: Quart) -> None:
     app.register_error_handler(Unauthorized, handle_unauthorized)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(HashPoolBusy, handle_hash_pool_busy)
     for error_type in DATABASE_ERRORS:
         app.register_error_handler(error_type, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -45,14 +45,28 @@ def password_problems(password: str, *, min_length: int, max_length: int) -> lis
     return problems
 
 
+class HashPoolBusy(Exception):
+    """Every hashing thread is busy and the queue in front of them is full: shed this request."""
+
+    retry_after_seconds = 1
+
+
 class PasswordHasherPool:
     """argon2id off the event loop: a fixed number of threads, since argon2-cffi releases the GIL.
 
-    A hash holds ``memory_cost`` KiB while it runs, so the pool size also bounds memory.
+    A hash holds ``memory_cost`` KiB while it runs, so the pool size also bounds memory. In front
+    of the threads is a bounded queue (admission control): a request that finds it full gets
+    HashPoolBusy at once instead of waiting behind hundreds of others until its client gives up.
     """
 
     def __init__(
-        self, *, time_cost: int, memory_cost: int, parallelism: int, pool_size: int
+        self,
+        *,
+        time_cost: int,
+        memory_cost: int,
+        parallelism: int,
+        pool_size: int,
+        queue_limit: int = 32,
     ) -> None:
         self.hasher = PasswordHasher(
             time_cost=time_cost,
@@ -61,6 +75,8 @@ class PasswordHasherPool:
             type=Type.ID,
         )
         self.pool_size = pool_size
+        self.capacity = pool_size + queue_limit
+        self.admitted = 0  # hashes running or waiting; touched only from this worker's loop
         self._executor: ThreadPoolExecutor | None = None
         self._dummy_hash: str | None = None
 
@@ -71,6 +87,7 @@ class PasswordHasherPool:
             memory_cost=settings.ARGON2_MEMORY_COST,
             parallelism=settings.ARGON2_PARALLELISM,
             pool_size=settings.HASH_POOL_SIZE,
+            queue_limit=settings.HASH_QUEUE_LIMIT,
         )
 
     async def start(self) -> None:
@@ -89,7 +106,13 @@ class PasswordHasherPool:
     async def _run(self, function: Callable[..., T], *args: str) -> T:
         if self._executor is None:
             raise RuntimeError("password hasher not started: call start() (a before_serving hook)")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        if self.admitted >= self.capacity:
+            raise HashPoolBusy()
+        self.admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        finally:
+            self.admitted -= 1
 
     async def hash(self, password: str) -> str:
         return await self._run(self.hasher.hash, normalise_password(password))

@@ -1,0 +1,107 @@
+"""Admission control: a bounded queue in front of the hash pool, and a fast 503 past it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+
+from quart_app import create_app
+from quart_app.passwords import HashPoolBusy, PasswordHasherPool
+from tests.conftest import PASSWORD, AuthActions
+
+
+class GatedHasher(PasswordHasher):
+    """argon2 that waits for the test to open a gate: holds pool threads busy on demand."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.gate = gate
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        if not self.gate.wait(timeout=30):
+            raise TimeoutError("test gate never opened")
+        return super().verify(hash, password)
+
+
+async def test_pool_sheds_past_pool_plus_queue_and_recovers() -> None:
+    pool = PasswordHasherPool(
+        time_cost=1, memory_cost=1024, parallelism=1, pool_size=1, queue_limit=2
+    )
+    await pool.start()
+    digest = await pool.hash("correct horse battery")
+    gate = threading.Event()
+    pool.hasher = GatedHasher(gate)
+    try:
+        admitted = [
+            asyncio.ensure_future(pool.verify(digest, "correct horse battery")) for _ in range(3)
+        ]
+        await asyncio.sleep(0)  # let all three start: one running, two queued
+        assert pool.admitted == 3
+        with pytest.raises(HashPoolBusy):
+            await pool.verify(digest, "correct horse battery")
+        gate.set()
+        assert await asyncio.gather(*admitted) == [True, True, True]
+        assert pool.admitted == 0
+        assert await pool.verify(digest, "correct horse battery")  # capacity is back
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+async def test_cancelled_waiter_frees_its_place() -> None:
+    pool = PasswordHasherPool(
+        time_cost=1, memory_cost=1024, parallelism=1, pool_size=1, queue_limit=1
+    )
+    await pool.start()
+    digest = await pool.hash("correct horse battery")
+    gate = threading.Event()
+    pool.hasher = GatedHasher(gate)
+    try:
+        running = asyncio.ensure_future(pool.verify(digest, "correct horse battery"))
+        waiting = asyncio.ensure_future(pool.verify(digest, "correct horse battery"))
+        await asyncio.sleep(0)
+        assert pool.admitted == 2
+        waiting.cancel()  # the client went away while queued
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert pool.admitted == 1
+        gate.set()
+        assert await running
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+async def test_login_past_capacity_gets_fast_503_with_retry_after(
+    app_config: dict[str, Any],
+) -> None:
+    app = create_app({**app_config, "HASH_POOL_SIZE": 1, "HASH_QUEUE_LIMIT": 0})
+    async with app.test_app():
+        first, second = AuthActions(app.test_client()), AuthActions(app.test_client())
+        assert (await first.register("alice")).status_code == 303
+        await first.logout()
+        gate = threading.Event()
+        hasher = app.extensions["passwords"]
+        hasher.hasher = GatedHasher(gate)
+        try:
+            holding = asyncio.ensure_future(first.login("alice"))
+            for _ in range(10_000):  # until the first login holds the only thread (bounded)
+                if hasher.admitted:
+                    break
+                await asyncio.sleep(0.001)
+            assert hasher.admitted == 1
+            shed = await second.login("alice")
+            html = await shed.get_data(as_text=True)
+            assert shed.status_code == 503
+            assert shed.headers["Retry-After"] == "1"
+            assert "Too many sign-ins at once" in html and PASSWORD not in html
+            assert not any(c.startswith("auth=") for c in shed.headers.getlist("Set-Cookie"))
+            gate.set()
+            assert (await holding).status_code == 303
+        finally:
+            gate.set()
+        assert (await second.login("alice")).status_code == 303  # served once capacity is back
