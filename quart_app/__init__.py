@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(health.bp)
     errors.init_app(app)
     cli.init_app(app)
+    templating.drop_sync_context_processors(app)
     return app
 
 

@@ -110,16 +110,17 @@ async def resolve_session(db: AsyncSession, token: str, settings: Settings) -> A
     SESSION_TOUCH_INTERVAL, and only if no other worker wrote it meanwhile.
     """
     row = (await db.execute(_RESOLVE, {"digest": token_digest(token)})).one_or_none()
-    await db.commit()  # end the read before any write: SQLite then waits for the lock, not fails
     if row is None:
         return None
     session = ActiveSession(*row)
     now = utcnow()
     if is_expired(session, now, settings):
+        await db.commit()  # end the read before writing: SQLite then waits for the lock
         await revoke_session_by_id(db, session.id)
         return None
     stale_before = now - timedelta(seconds=settings.SESSION_TOUCH_INTERVAL)
     if session.last_seen_at <= stale_before:
+        await db.commit()
         await db.execute(
             update(UserSession)
             .where(UserSession.id == session.id, UserSession.last_seen_at <= stale_before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from quart import Quart
@@ -18,8 +19,22 @@ def init_app(app: Quart, settings: Settings) -> None:
         "remember_days": settings.SESSION_REMEMBER_DURATION // 86400,
     }
 
-    def policy_context() -> dict[str, Any]:
+    # async on purpose: Quart runs a sync context processor in a thread, a hop on every page.
+    async def policy_context() -> dict[str, Any]:
         return policy
 
     app.context_processor(policy_context)
     app.context_processor(current_session_context)
+
+
+
+def drop_sync_context_processors(app: Quart) -> None:
+    """Unregister the sync context processors that libraries add and these templates never use.
+
+    Quart runs a sync processor in a thread on every render, which costs more than the rest of
+    the template context together. quart-auth adds one exposing ``current_user`` (whose async
+    ``is_authenticated`` a template cannot await; templates use ``viewer``), and Flask's base
+    Blueprint copies in Flask's default one, which finds no Flask context and returns nothing.
+    """
+    for processors in app.template_context_processors.values():
+        processors[:] = [p for p in processors if inspect.iscoroutinefunction(p)]
