@@ -27,7 +27,6 @@ def init_app(app: Quart, settings: Settings) -> None:
     app.context_processor(current_session_context)
 
 
-
 def drop_sync_context_processors(app: Quart) -> None:
     """Unregister the sync context processors that libraries add and these templates never use.
 
