@@ -10,7 +10,8 @@ from typing import Any
 from quart import Quart
 from quart_auth import QuartAuth
 
-from quart_app import cli, csrf, db, errors, headers, passwords, templating
+from quart_app import cli, csrf, db, errors, headers, passwords, templating, throttle
+from quart_app.client_ip import parse_networks
 from quart_app.config import Settings
 from quart_app.secret_key import load_or_create_secret_key
 from quart_app.sessions import SessionUser
@@ -29,10 +30,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app = Quart(__name__, template_folder=str(TEMPLATES), instance_path=instance_path)
     app.config.update(quart_config(settings, app.instance_path))
     app.extensions["settings"] = settings
+    app.extensions["trusted_proxies"] = parse_networks(settings.TRUSTED_PROXIES)
 
     db.init_app(app, settings.DATABASE_URL or db.default_database_url(app.instance_path))
     passwords.init_app(app, settings)
     QuartAuth(app, user_class=SessionUser)
+    throttle.init_app(app, settings)  # before CSRF: a flood is refused before any other work
     csrf.init_app(app)
     headers.init_app(app, https_only=settings.COOKIE_SECURE)
     templating.init_app(app, settings)

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from quart_app.client_ip import parse_networks
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 # A short key can be brute-forced offline from one signed cookie, and then any cookie forged.
@@ -44,6 +46,18 @@ class Settings:
     # Hashes allowed to wait for a thread, per worker; past it a login is shed at once with 503
     # and Retry-After, so a login storm queues a bounded amount of work (and argon2 memory).
     HASH_QUEUE_LIMIT: int = _option(32, minimum=0, maximum=100_000)
+    # Failed-login throttling (NIST SP 800-63B §5.2.2): per (IP, user) and per user from anywhere,
+    # with exponential backoff from THROTTLE_BACKOFF_BASE seconds; 0 turns a limit off.
+    THROTTLE_PAIR_LIMIT: int = _option(5, minimum=0)
+    THROTTLE_PAIR_WINDOW: int = _option(15 * 60, minimum=1)
+    THROTTLE_USER_LIMIT: int = _option(20, minimum=0)
+    THROTTLE_USER_WINDOW: int = _option(60 * 60, minimum=1)
+    THROTTLE_BACKOFF_BASE: int = _option(60, minimum=1)
+    # POSTs per IP per minute to the login and registration forms; 0 turns a limit off.
+    THROTTLE_LOGIN_PER_MINUTE: int = _option(30, minimum=0)
+    THROTTLE_REGISTER_PER_MINUTE: int = _option(10, minimum=0)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For hop may be believed.
+    TRUSTED_PROXIES: tuple[str, ...] = ()
     # ASVS 4.0.3 §3.3.2: 30 minutes idle or 12 hours in all, unless the user asked to be remembered.
     SESSION_IDLE_TIMEOUT: int = _option(30 * 60, minimum=60)
     SESSION_ABSOLUTE_TIMEOUT: int = _option(12 * 60 * 60, minimum=60)
@@ -78,6 +92,10 @@ class Settings:
                     f"SECRET_KEY and SECRET_KEY_FALLBACKS need at least {MIN_SECRET_KEY_LENGTH} "
                     "characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
                 )
+        try:
+            parse_networks(settings.TRUSTED_PROXIES)
+        except ValueError as error:
+            raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
         if settings.PASSWORD_MIN_LENGTH > settings.PASSWORD_MAX_LENGTH:
             raise ConfigError("PASSWORD_MIN_LENGTH must not exceed PASSWORD_MAX_LENGTH")
         return settings

@@ -6,11 +6,17 @@ import logging
 
 from quart import Quart, Response, redirect, render_template, request
 from quart_auth import Unauthorized
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 
 from quart_app.db import DATABASE_ERRORS
 from quart_app.passwords import HashPoolBusy
 from quart_app.redirects import login_url
+from quart_app.throttle import Throttled
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,14 @@ async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
     return response
 
 
+async def handle_throttled(error: Throttled) -> Response:
+    response = await render_error(
+        TooManyRequests("Too many attempts from your network. Please wait a little and retry.")
+    )
+    response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
 async def handle_unexpected_error(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
     return await render_error(InternalServerError())
@@ -65,6 +79,7 @@ def init_app(app: Quart) -> None:
     app.register_error_handler(Unauthorized, handle_unauthorized)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(HashPoolBusy, handle_hash_pool_busy)
+    app.register_error_handler(Throttled, handle_throttled)
     for error_type in DATABASE_ERRORS:
         app.register_error_handler(error_type, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,4 +1,4 @@
-"""Database models: User and UserSession (the server-side row behind each session cookie)."""
+"""Database models: users, their server-side sessions, security events, throttle counters."""
 
 from __future__ import annotations
 
@@ -79,3 +79,32 @@ class UserSession(Base):
     user_agent: Mapped[str] = mapped_column(String(256), default="")
 
     __table_args__ = (Index("ix_sessions_user_id", "user_id"),)
+
+
+class AuthEvent(Base):
+    """One security-relevant event on an account, shown to its owner on the activity page."""
+
+    __tablename__ = "auth_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(256), default="")
+
+    __table_args__ = (Index("ix_auth_events_user_id_created_at", "user_id", "created_at"),)
+
+
+class ThrottleCounter(Base):
+    """A fixed-window counter shared by every worker (and surviving restarts).
+
+    Keys name what is counted: failed logins per (IP, user), per user, POSTs per IP.
+    """
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hits: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -67,22 +68,37 @@ async def find_user(db: AsyncSession, username: str) -> User | None:
     return result.scalar_one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """The outcome of checking credentials: ``user`` is the named account, if it exists."""
+
+    user: User | None
+    ok: bool
+
+
 async def authenticate(
-    db: AsyncSession, *, username: str, password: str, hasher: PasswordHasherPool
-) -> User | None:
-    """The user whose name and password match, else None — after the same argon2 work either way.
+    db: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    hasher: PasswordHasherPool,
+    max_password_length: int,
+) -> LoginAttempt:
+    """Check a username and password, doing the same argon2 work whether or not the name exists.
 
     Unknown names are verified against a dummy hash so response time does not reveal which names
     exist. A hash made with older parameters is upgraded while the password is at hand.
     """
     user = await find_user(db, username) if len(username) <= 4 * USERNAME_MAX else None
     await db.commit()  # end the read: no transaction stays open while argon2 runs
+    if len(password) > max_password_length:
+        return LoginAttempt(user, ok=False)  # no hash for anyone: nothing to learn from timing
     if user is None:
         await hasher.verify_dummy(password)
-        return None
+        return LoginAttempt(None, ok=False)
     if not await user.check_password(password, hasher):
-        return None
+        return LoginAttempt(user, ok=False)
     if hasher.needs_rehash(user.password_hash):
         await user.set_password(password, hasher)
         await db.commit()
-    return user
+    return LoginAttempt(user, ok=True)

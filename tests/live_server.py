@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +52,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_environment(instance_path: Path, *, secret_key: str | None) -> dict[str, str]:
+def server_environment(
+    instance_path: Path, *, secret_key: str | None, extra_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in APP_SETTINGS}
     env.update(
         INSTANCE_PATH=str(instance_path),
@@ -60,10 +62,15 @@ def server_environment(instance_path: Path, *, secret_key: str | None) -> dict[s
         ARGON2_TIME_COST="1",
         ARGON2_MEMORY_COST="1024",
         ARGON2_PARALLELISM="1",
+        # Every test client comes from 127.0.0.1: per-IP POST limits would soon refuse them all.
+        # Throttling tests switch them back on through extra_env.
+        THROTTLE_LOGIN_PER_MINUTE="0",
+        THROTTLE_REGISTER_PER_MINUTE="0",
         PYTHONUNBUFFERED="1",
     )
     if secret_key is not None:
         env["SECRET_KEY"] = secret_key
+    env.update(extra_env or {})
     return env
 
 
@@ -114,7 +121,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(instance_path: Path, *, secret_key: str | None) -> Iterator[LiveServer]:
+def running_server(
+    instance_path: Path, *, secret_key: str | None, extra_env: Mapping[str, str] | None = None
+) -> Iterator[LiveServer]:
     """Run hypercorn with two workers on a free loopback port until the block ends."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -136,7 +145,7 @@ def running_server(instance_path: Path, *, secret_key: str | None) -> Iterator[L
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=server_environment(instance_path, secret_key=secret_key),
+            env=server_environment(instance_path, secret_key=secret_key, extra_env=extra_env),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -82,11 +82,16 @@ async def test_create_user_duplicate_raises_username_taken(app: Quart) -> None:
 
 async def test_authenticate(app: Quart) -> None:
     hasher = app.extensions["passwords"]
+    check = {"hasher": hasher, "max_password_length": 1024}
     async with await db_session(app) as db:
         await create_user(db, username="dave", password="a long password", hasher=hasher)
         await db.commit()
-        found = await authenticate(db, username="DAVE", password="a long password", hasher=hasher)
-        assert found is not None and found.username == "dave"
-        assert await authenticate(db, username="dave", password="wrong", hasher=hasher) is None
-        assert await authenticate(db, username="eve", password="x", hasher=hasher) is None
+        found = await authenticate(db, username="DAVE", password="a long password", **check)
+        assert found.ok and found.user is not None and found.user.username == "dave"
+        wrong = await authenticate(db, username="dave", password="wrong", **check)
+        assert not wrong.ok and wrong.user is not None  # the account exists: events can say so
+        unknown = await authenticate(db, username="eve", password="x", **check)
+        assert not unknown.ok and unknown.user is None
+        too_long = await authenticate(db, username="dave", password="x" * 1025, **check)
+        assert not too_long.ok
         assert await find_user(db, "Ｄave") is not None

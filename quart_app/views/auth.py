@@ -6,15 +6,19 @@ from quart import Blueprint, current_app, flash, redirect, render_template, requ
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from quart_app.client_ip import client_ip
 from quart_app.db import get_db
+from quart_app.events import EventKind, record_event
 from quart_app.forms import field, read_form
 from quart_app.passwords import get_hasher, password_problems
 from quart_app.redirects import is_safe_next, safe_next
 from quart_app.sessions import end_session, start_session
+from quart_app.throttle import Throttled, get_throttle
 from quart_app.users import (
     UsernameTaken,
     authenticate,
     create_user,
+    find_user,
     normalise_username,
     username_problems,
 )
@@ -22,7 +26,7 @@ from quart_app.users import (
 bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
-Page = str | tuple[str, int] | WerkzeugResponse
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
 def _user_agent() -> str:
@@ -38,10 +42,12 @@ async def _register_page(status: int = 200, **context: object) -> tuple[str, int
     return await render_template("auth/register.html", **context), status
 
 
-async def _login_page(status: int = 200, **context: object) -> tuple[str, int]:
+async def _login_page(
+    status: int = 200, headers: dict[str, str] | None = None, **context: object
+) -> tuple[str, int, dict[str, str]]:
     next_target = request.args.get("next")
     context.setdefault("next", next_target if is_safe_next(next_target) else None)
-    return await render_template("auth/login.html", **context), status
+    return await render_template("auth/login.html", **context), status, headers or {}
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -62,15 +68,15 @@ async def register() -> Page:
     }
     if any(errors.values()):
         return await _register_page(400, username=username, errors=errors)
+    hasher = get_hasher()
     try:
-        user = await create_user(
-            get_db(), username=username, password=password, hasher=get_hasher()
-        )
+        user = await create_user(get_db(), username=username, password=password, hasher=hasher)
     except UsernameTaken:
         errors["username"] = ["That username is taken. Choose another one."]
         return await _register_page(409, username=username, errors=errors)
     _fresh_browser_session()
     await start_session(user, remember=False, user_agent=_user_agent())
+    await record_event(user.id, EventKind.REGISTERED)
     await flash(f"Welcome, {user.username}. Your account is ready.", "success")
     return redirect("/", 303)
 
@@ -90,16 +96,39 @@ async def login() -> Page:
     if any(errors.values()):
         return await _login_page(400, username=username, errors=errors)
     settings = current_app.extensions["settings"]
-    user = None
-    if len(password) <= settings.PASSWORD_MAX_LENGTH:
-        user = await authenticate(
-            get_db(), username=username, password=password, hasher=get_hasher()
+    ip = client_ip(current_app.extensions["trusted_proxies"])
+    throttle = get_throttle()
+    try:
+        pair_has_failures = await throttle.check_login(ip, username)
+    except Throttled as throttled:
+        # Refused before any argon2 work: guessing gets no cheaper by hammering.
+        if (user := await find_user(get_db(), username)) is not None:
+            await record_event(user.id, EventKind.LOGIN_THROTTLED)
+        return await _login_page(
+            429,
+            {"Retry-After": str(throttled.retry_after_seconds)},
+            username=username,
+            login_error=GENERIC_LOGIN_ERROR,
+            retry_after=throttled.retry_after_seconds,
         )
-    if user is None:
+    attempt = await authenticate(
+        get_db(),
+        username=username,
+        password=password,
+        hasher=get_hasher(),
+        max_password_length=settings.PASSWORD_MAX_LENGTH,
+    )
+    if not attempt.ok or attempt.user is None:
+        await throttle.record_failure(ip, username)
+        if attempt.user is not None:
+            await record_event(attempt.user.id, EventKind.LOGIN_FAILED)
         return await _login_page(401, username=username, login_error=GENERIC_LOGIN_ERROR)
+    if pair_has_failures:
+        await throttle.record_success(ip, username)
     _fresh_browser_session()
-    await start_session(user, remember=remember, user_agent=_user_agent())
-    await flash(f"Signed in as {user.username}.", "success")
+    await start_session(attempt.user, remember=remember, user_agent=_user_agent())
+    await record_event(attempt.user.id, EventKind.LOGIN_SUCCEEDED)
+    await flash(f"Signed in as {attempt.user.username}.", "success")
     return redirect(safe_next(request.args.get("next")), 303)
 
 
@@ -109,6 +138,8 @@ async def logout() -> Page:
         # Old links to GET /logout still land somewhere useful, but only a POST (with its CSRF
         # token) signs out: a cross-site <img src="/logout"> must not end anybody's session.
         return await render_template("auth/logout.html")
+    if (active := await current_user.load()) is not None:
+        await record_event(active.user_id, EventKind.LOGGED_OUT)
     await end_session(current_user)
     _fresh_browser_session()
     await flash("You have been signed out.", "info")

@@ -249,13 +249,11 @@ async def test_concurrent_registrations_of_one_name_create_one_account(
         live_server, "SELECT username FROM users WHERE username_key = ?", username.casefold()
     ) == [(username,)]
 
+    losers = [password for password in passwords if password != winner]
     async with client_for(live_server.base_url) as client:
-        login_statuses = {
-            password: (await login(client, username, password)).status_code
-            for password in passwords
-        }
-    assert login_statuses.pop(winner) == 303
-    assert set(login_statuses.values()) == {401}
+        # Only the winner's password opens the account (fewer than the 5 failures that throttle).
+        assert (await login(client, username, winner)).status_code == 303
+        assert [(await login(client, username, p)).status_code for p in losers[:4]] == [401] * 4
 
 
 async def test_usernames_are_unique_regardless_of_case(live_server: LiveServer) -> None:

@@ -1,0 +1,48 @@
+"""The client's IP address: the socket peer, or X-Forwarded-For only through trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+
+from quart import request
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    """``TRUSTED_PROXIES`` entries ("10.0.0.5", "10.0.0.0/8", "::1") as networks."""
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def resolve_client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """Walk X-Forwarded-For from the right, past the proxies we trust, to the first we do not.
+
+    Anyone can send X-Forwarded-For, so believing it unconditionally would let an attacker pick
+    a fresh IP for every guess and walk past per-IP throttling. Only hops added by a proxy we
+    trust are believed; the left-most entries are the client's claims and count for nothing.
+    """
+    client = peer
+    if not forwarded_for or not _is_trusted(client, trusted):
+        return client
+    for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+        if not hop:
+            break
+        client = hop
+        if not _is_trusted(client, trusted):
+            break
+    return client
+
+
+def client_ip(trusted: Sequence[Network]) -> str:
+    """This request's client address (empty peer becomes "unknown", never a crash)."""
+    peer = request.remote_addr or "unknown"
+    return resolve_client_ip(peer, request.headers.get("X-Forwarded-For"), trusted)

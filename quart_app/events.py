@@ -1,0 +1,56 @@
+"""Security events (auth_events): what happened to an account, shown to its owner."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from quart import current_app, request
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_app.client_ip import client_ip
+from quart_app.db import get_db
+from quart_app.models import AuthEvent, utcnow
+
+SHOWN_EVENTS = 50
+USER_AGENT_MAX = 256
+
+
+class EventKind(StrEnum):
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    LOGGED_OUT = "logged_out"
+    REGISTERED = "registered"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  (an event name, not a password)
+    SESSION_REVOKED = "session_revoked"
+
+
+async def record_event(user_id: int, kind: EventKind) -> None:
+    """Write one event for this request's client (its own short transaction)."""
+    db = get_db()
+    await db.execute(
+        insert(AuthEvent).values(
+            user_id=user_id,
+            kind=kind.value,
+            created_at=utcnow(),
+            ip=client_ip(current_app.extensions["trusted_proxies"])[:64],
+            user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+        )
+    )
+    await db.commit()
+
+
+async def recent_events(db: AsyncSession, user_id: int) -> Sequence[AuthEvent]:
+    result = await db.execute(
+        select(AuthEvent)
+        .where(AuthEvent.user_id == user_id)
+        .order_by(AuthEvent.created_at.desc(), AuthEvent.id.desc())
+        .limit(SHOWN_EVENTS)
+    )
+    return result.scalars().all()
+
+
+async def delete_events(db: AsyncSession, user_id: int) -> None:
+    await db.execute(delete(AuthEvent).where(AuthEvent.user_id == user_id))

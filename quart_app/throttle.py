@@ -1,0 +1,217 @@
+"""Login throttling (NIST SP 800-63B §5.2.2, ASVS 2.2.1) on counters every worker shares.
+
+Counters live in the database (or, once configured, Redis), never in a worker's memory: with
+two workers, per-process counters would let through twice the limit, and a restart would
+forgive every attacker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from quart import Quart, current_app, request
+from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quart_app.client_ip import client_ip
+from quart_app.config import Settings
+from quart_app.models import ThrottleCounter, utcnow
+from quart_app.users import username_key
+
+
+class Throttled(Exception):
+    """Too many attempts: answer 429 with Retry-After, and do no argon2 work."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(retry_after_seconds)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    hits: int
+    window_started_at: datetime
+    blocked_until: datetime | None
+
+
+class DatabaseThrottleStore:
+    """Fixed-window counters in the ``throttle_counters`` table, each change its own transaction."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def increment(self, key: str, window: timedelta, now: datetime) -> Counter:
+        """Count one hit in the key's current window (starting a new window when it is over)."""
+        expired = ThrottleCounter.window_started_at <= now - window
+        statement = (
+            update(ThrottleCounter)
+            .where(ThrottleCounter.key == key)
+            .values(
+                hits=case((expired, 1), else_=ThrottleCounter.hits + 1),
+                window_started_at=case((expired, now), else_=ThrottleCounter.window_started_at),
+            )
+            .returning(
+                ThrottleCounter.hits,
+                ThrottleCounter.window_started_at,
+                ThrottleCounter.blocked_until,
+            )
+        )
+        async with self.sessionmaker() as db:
+            for _ in range(3):  # an INSERT race with another worker is retried as an UPDATE
+                row = (await db.execute(statement)).one_or_none()
+                if row is not None:
+                    await db.commit()
+                    return Counter(*row)
+                try:
+                    await db.execute(
+                        insert(ThrottleCounter).values(key=key, hits=1, window_started_at=now)
+                    )
+                    await db.commit()
+                    return Counter(1, now, None)
+                except IntegrityError:
+                    await db.rollback()
+        raise RuntimeError(f"throttle counter {key!r} could not be written")
+
+    async def read(self, keys: list[str]) -> dict[str, Counter]:
+        async with self.sessionmaker() as db:
+            rows = await db.execute(
+                select(
+                    ThrottleCounter.key,
+                    ThrottleCounter.hits,
+                    ThrottleCounter.window_started_at,
+                    ThrottleCounter.blocked_until,
+                ).where(ThrottleCounter.key.in_(keys))
+            )
+            return {key: Counter(hits, started, blocked) for key, hits, started, blocked in rows}
+
+    async def block(self, key: str, until: datetime) -> None:
+        async with self.sessionmaker() as db:
+            await db.execute(
+                update(ThrottleCounter)
+                .where(ThrottleCounter.key == key)
+                .values(blocked_until=until)
+            )
+            await db.commit()
+
+    async def reset(self, key: str) -> None:
+        async with self.sessionmaker() as db:
+            await db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+            await db.commit()
+
+    async def purge(self, now: datetime, longest_window: timedelta) -> int:
+        """Delete counters whose window and block are both over; returns how many."""
+        async with self.sessionmaker() as db:
+            result = await db.execute(
+                delete(ThrottleCounter).where(
+                    ThrottleCounter.window_started_at <= now - longest_window,
+                    or_(
+                        ThrottleCounter.blocked_until.is_(None),
+                        ThrottleCounter.blocked_until <= now,
+                    ),
+                )
+            )
+            await db.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _name_digest(username: str) -> str:
+    # Hashed: people type passwords into the username field, and keys stay a fixed size.
+    return hashlib.sha256(username_key(username).encode()).hexdigest()[:32]
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return math.ceil((moment - now).total_seconds())
+
+
+class LoginThrottle:
+    """The policy: per-IP POST rates, and failed-login limits with exponential backoff."""
+
+    def __init__(self, store: DatabaseThrottleStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def check_ip_rate(self, action: str, ip: str, per_minute: int) -> None:
+        """Count this POST against the IP's per-minute allowance; raise Throttled past it."""
+        if per_minute <= 0:
+            return
+        now = utcnow()
+        counter = await self.store.increment(f"ip:{action}:{ip}", timedelta(minutes=1), now)
+        if counter.hits > per_minute:
+            window_end = counter.window_started_at + timedelta(minutes=1)
+            raise Throttled(_seconds_until(window_end, now))
+
+    def _keys(self, ip: str, username: str) -> tuple[str, str]:
+        name = _name_digest(username)
+        return f"fail:pair:{ip}:{name}", f"fail:user:{name}"
+
+    async def check_login(self, ip: str, username: str) -> bool:
+        """Raise Throttled while the (IP, user) pair or the user is blocked.
+
+        Returns whether the pair has recorded failures (so a success knows to reset it).
+        """
+        settings = self.settings
+        if settings.THROTTLE_PAIR_LIMIT <= 0 and settings.THROTTLE_USER_LIMIT <= 0:
+            return False
+        pair_key, user_key = self._keys(ip, username)
+        counters = await self.store.read([pair_key, user_key])
+        now = utcnow()
+        blocks = [c.blocked_until for c in counters.values() if c.blocked_until is not None]
+        latest = max(blocks, default=None)
+        if latest is not None and latest > now:
+            raise Throttled(_seconds_until(latest, now))
+        return pair_key in counters
+
+    async def record_failure(self, ip: str, username: str) -> None:
+        """Count a failed login for the pair and the user; block past the limits, doubling."""
+        pair_key, user_key = self._keys(ip, username)
+        settings = self.settings
+        for key, limit, window in (
+            (pair_key, settings.THROTTLE_PAIR_LIMIT, settings.THROTTLE_PAIR_WINDOW),
+            (user_key, settings.THROTTLE_USER_LIMIT, settings.THROTTLE_USER_WINDOW),
+        ):
+            if limit <= 0:
+                continue
+            now = utcnow()
+            counter = await self.store.increment(key, timedelta(seconds=window), now)
+            if counter.hits >= limit:
+                # Exponential backoff: 1, 2, 4 … × the base, never longer than the window.
+                exponent = min(counter.hits - limit, 30)
+                seconds = min(settings.THROTTLE_BACKOFF_BASE * 2**exponent, window)
+                await self.store.block(key, now + timedelta(seconds=seconds))
+
+    async def record_success(self, ip: str, username: str) -> None:
+        """A success forgives the pair's failures (not the user-wide count: that is the
+        evidence of a distributed guessing attack)."""
+        pair_key, _ = self._keys(ip, username)
+        await self.store.reset(pair_key)
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    async def start() -> None:
+        sessionmaker = app.extensions["database"].sessionmaker
+        app.extensions["throttle"] = LoginThrottle(DatabaseThrottleStore(sessionmaker), settings)
+
+    app.before_serving(start)
+    app.before_request(check_ip_rates)
+
+
+def get_throttle() -> LoginThrottle:
+    return current_app.extensions["throttle"]
+
+
+async def check_ip_rates() -> None:
+    """Per-IP POST allowances for the login and registration forms (before any other work)."""
+    if request.method != "POST":
+        return
+    settings: Settings = current_app.extensions["settings"]
+    limits = {
+        "auth.login": settings.THROTTLE_LOGIN_PER_MINUTE,
+        "auth.register": settings.THROTTLE_REGISTER_PER_MINUTE,
+    }
+    if request.endpoint in limits:
+        ip = client_ip(current_app.extensions["trusted_proxies"])
+        await get_throttle().check_ip_rate(request.endpoint, ip, limits[request.endpoint])
