@@ -53,6 +53,7 @@ def create_user_command(username: str) -> None:
         password,
         min_length=settings.PASSWORD_MIN_LENGTH,
         max_length=settings.PASSWORD_MAX_LENGTH,
+        username=username,
     ):
         raise click.ClickException(" ".join(problems))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import unicodedata
 from collections.abc import Callable
@@ -23,14 +24,26 @@ def normalise_password(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
-def password_problems(password: str, *, min_length: int, max_length: int) -> list[str]:
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of zxcvbn's frequency lists, lower-cased."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word.casefold() for word in FREQUENCY_LISTS["passwords"])
+
+
+def password_problems(
+    password: str, *, min_length: int, max_length: int, username: str | None = None
+) -> list[str]:
     """Why ``password`` is not acceptable as a new password; empty when it is.
 
     NIST SP 800-63B §5.1.1.2: length counted in code points, any characters, no composition
-    rules, no truncation. Control characters are refused: they cannot be typed reliably and a NUL
-    is how truncating back ends are attacked.
+    rules, no truncation; refuse passwords from breach and common-password lists and the
+    username itself, and say why. Control characters are refused: they cannot be typed reliably
+    and a NUL is how truncating back ends are attacked.
     """
-    length = len(normalise_password(password))
+    normalised = normalise_password(password)
+    length = len(normalised)
     if length == 0:
         return ["Enter a password."]
     problems = []
@@ -42,6 +55,11 @@ def password_problems(password: str, *, min_length: int, max_length: int) -> lis
         problems.append("Control characters (such as NUL or newline) are not allowed.")
     if "\ufffd" in password:
         problems.append("The password was not valid UTF-8 text.")
+    folded = normalised.casefold()
+    if folded in common_passwords():
+        problems.append("This is one of the most common passwords; attackers try it first.")
+    if username and folded.strip() == normalise_password(username).casefold().strip():
+        problems.append("Your password must not be your username.")
     return problems
 
 
@@ -151,7 +169,13 @@ def init_app(app: Quart, settings: Settings) -> None:
     hasher = PasswordHasherPool.from_settings(settings)
     app.extensions["passwords"] = hasher
     app.before_serving(hasher.start)
+    app.before_serving(load_common_passwords)
     app.after_serving(hasher.shutdown)
+
+
+async def load_common_passwords() -> None:
+    """Load the blocklist at start-up, not inside the first request that needs it."""
+    common_passwords()
 
 
 def get_hasher() -> PasswordHasherPool:

@@ -10,7 +10,12 @@ import pytest
 from argon2 import PasswordHasher
 
 from quart_app.config import Settings
-from quart_app.passwords import PasswordHasherPool, normalise_password, password_problems
+from quart_app.passwords import (
+    PasswordHasherPool,
+    common_passwords,
+    normalise_password,
+    password_problems,
+)
 
 
 @pytest.fixture
@@ -140,3 +145,31 @@ def test_password_length_counts_code_points_not_bytes() -> None:
 def test_normalise_password_is_nfkc() -> None:
     assert normalise_password("ｆｕｌｌ") == "full"
     assert normalise_password("e\u0301") == "\u00e9"
+
+
+@pytest.mark.parametrize("password", ["peanutbutter", "PeanutButter", "playstation2", "password"])
+def test_common_passwords_are_refused_with_the_reason(password: str) -> None:
+    problems = password_problems(password, min_length=8, max_length=1024)
+    assert any("most common passwords" in problem for problem in problems)
+
+
+def test_uncommon_passwords_pass_the_blocklist() -> None:
+    assert password_problems("peanut butter jelly time", min_length=12, max_length=1024) == []
+
+
+def test_blocklist_has_at_least_ten_thousand_entries() -> None:
+    assert len(common_passwords()) >= 10_000
+    assert "123456" in common_passwords() and "password" in common_passwords()
+
+
+def test_username_is_refused_as_password() -> None:
+    problems = password_problems(
+        "Alice.Smith-2026", min_length=12, max_length=1024, username="alice.smith-2026"
+    )
+    assert any("must not be your username" in problem for problem in problems)
+    assert (
+        password_problems(
+            "alice.smith-2026 is long", min_length=12, max_length=1024, username="alice.smith-2026"
+        )
+        == []
+    )

@@ -64,6 +64,7 @@ async def register() -> Page:
             password,
             min_length=settings.PASSWORD_MIN_LENGTH,
             max_length=settings.PASSWORD_MAX_LENGTH,
+            username=username,
         ),
     }
     if any(errors.values()):

@@ -73,6 +73,8 @@ async def test_register_taken_name_is_409_case_and_width_insensitive(
         ("alice", "short pass1", "Use at least 12 characters."),
         ("alice", "x" * 1025, "Use at most 1024 characters."),
         ("alice", "twelve chars\x00ok", "Control characters"),
+        ("alice", "peanutbutter", "most common passwords"),
+        ("alice.smith-2026", "Alice.Smith-2026", "must not be your username"),
     ],
 )
 async def test_register_invalid_input_is_400_with_field_message(
