@@ -11,11 +11,11 @@ from quart import Quart
 from quart_auth import QuartAuth
 
 from quart_app import cli, csrf, db, errors, headers, passwords, templating, throttle
+from quart_app.auth_user import SessionUser
 from quart_app.client_ip import parse_networks
 from quart_app.config import Settings
 from quart_app.secret_key import load_or_create_secret_key
-from quart_app.sessions import SessionUser
-from quart_app.views import auth, health, main
+from quart_app.views import account, auth, health, main
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
     errors.init_app(app)
     cli.init_app(app)

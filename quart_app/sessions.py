@@ -1,4 +1,4 @@
-"""Server-side sessions: issue, resolve, touch and revoke rows; the AuthUser quart-auth resolves.
+"""Server-side session rows: issue, resolve, touch, list, rotate and revoke.
 
 The cookie carries only a signed random id. The row it points at is what makes a session valid,
 so logout, expiry and revocation take effect at once even for a copied cookie.
@@ -11,13 +11,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from quart import current_app
-from quart_auth import Action, AuthUser, current_user, login_user, logout_user
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.config import Settings
-from quart_app.db import DATABASE_ERRORS, get_db
 from quart_app.models import User, UserSession, utcnow
 
 USER_AGENT_MAX = 256
@@ -140,72 +137,90 @@ async def revoke_session_token(db: AsyncSession, token: str) -> None:
     await db.commit()
 
 
-class SessionUser(AuthUser):
-    """quart-auth's user: ``auth_id`` is the session token, resolved lazily, once per request.
+@dataclass(frozen=True, slots=True)
+class SessionListing:
+    """A row of the "your sessions" page."""
 
-    ``is_authenticated`` is an async property: always ``await`` it (a bare coroutine is truthy).
-    """
-
-    def __init__(
-        self,
-        auth_id: str | None,
-        action: Action = Action.PASS,
-        session: ActiveSession | None = None,
-    ) -> None:
-        super().__init__(auth_id, action)
-        self._session = session
-        self._resolved = session is not None or auth_id is None
-
-    async def load(self) -> ActiveSession | None:
-        if not self._resolved:
-            # Marked first: if the database fails, the error propagates once (a 503 page) and
-            # that page then renders as signed out instead of failing the same way again.
-            self._resolved = True
-            settings: Settings = current_app.extensions["settings"]
-            self._session = await resolve_session(get_db(), self.auth_id or "", settings)
-            if self._session is None and self.action is Action.PASS:
-                self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
-        return self._session
-
-    @property
-    async def is_authenticated(self) -> bool:
-        return await self.load() is not None
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    remember: bool
+    user_agent: str
+    current: bool
 
 
-async def start_session(user: User, *, remember: bool, user_agent: str) -> None:
-    """Sign ``user`` in with a fresh session id (never a reused one: no session fixation).
+async def list_user_sessions(
+    db: AsyncSession, *, user_id: int, current_id: int, settings: Settings
+) -> list[SessionListing]:
+    """The user's live sessions: this one first, then the most recently seen (expired rows are
+    left to the purge)."""
+    rows = (
+        await db.execute(
+            select(UserSession)
+            .where(UserSession.user_id == user_id)
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    ).scalars()
+    now = utcnow()
+    listings = []
+    for row in rows:
+        view = ActiveSession(
+            row.id, user_id, "", now, row.created_at, row.last_seen_at, row.expires_at, row.remember
+        )
+        if not is_expired(view, now, settings):
+            listings.append(
+                SessionListing(
+                    id=row.id,
+                    created_at=row.created_at,
+                    last_seen_at=row.last_seen_at,
+                    expires_at=row.expires_at,
+                    remember=row.remember,
+                    user_agent=row.user_agent,
+                    current=row.id == current_id,
+                )
+            )
+    listings.sort(key=lambda listing: not listing.current)  # stable: recency order otherwise
+    return listings
 
-    A session this browser already had is revoked: switching accounts leaves no live row behind.
-    """
-    db = get_db()
-    if current_user.auth_id is not None:
-        await revoke_session_token(db, current_user.auth_id)
-    token, session = await issue_session(
-        db,
-        user=user,
-        remember=remember,
-        user_agent=user_agent,
-        settings=current_app.extensions["settings"],
+
+async def revoke_user_session(db: AsyncSession, *, user_id: int, session_id: int) -> bool:
+    """End one of the user's sessions; False when no such session is theirs (never another's)."""
+    result = await db.execute(
+        delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id)
     )
     await db.commit()
-    login_user(SessionUser(token, session=session), remember=remember)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def end_session(user: AuthUser) -> None:
-    """Delete the session row, so a copy of the cookie signs nobody in, and clear the cookie."""
-    if user.auth_id is not None:
-        await revoke_session_token(get_db(), user.auth_id)
-    logout_user()
+async def revoke_other_sessions(db: AsyncSession, *, user_id: int, keep_id: int) -> int:
+    """End every session of the user but ``keep_id``; the caller commits. Returns how many."""
+    result = await db.execute(
+        delete(UserSession).where(UserSession.user_id == user_id, UserSession.id != keep_id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def current_session_context() -> dict[str, ActiveSession | None]:
-    """Template context: ``viewer`` is the signed-in session, or None.
+async def rotate_session_token(db: AsyncSession, session_id: int) -> str:
+    """Give a session a new id (after re-authentication); the caller commits."""
+    token = new_session_token()
+    await db.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id)
+        .values(token_digest=token_digest(token))
+    )
+    return token
 
-    Resolved here, awaited, so templates never touch the async ``is_authenticated``. A database
-    failure renders the page as signed out; the view that needs the session raises it properly.
-    """
-    try:
-        viewer = await current_user.load()
-    except DATABASE_ERRORS:
-        viewer = None
-    return {"viewer": viewer}
+
+async def purge_expired_sessions(db: AsyncSession, settings: Settings) -> int:
+    """Delete rows past their absolute expiry, or idle too long without "remember me"."""
+    now = utcnow()
+    idle_cutoff = now - timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
+    result = await db.execute(
+        delete(UserSession).where(
+            (UserSession.expires_at <= now)
+            | ((UserSession.remember.is_(False)) & (UserSession.last_seen_at <= idle_cutoff))
+        )
+    )
+    await db.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -102,3 +102,13 @@ async def authenticate(
         await user.set_password(password, hasher)
         await db.commit()
     return LoginAttempt(user, ok=True)
+
+
+async def get_user(db: AsyncSession, user_id: int) -> User | None:
+    return await db.get(User, user_id)
+
+
+async def delete_user(db: AsyncSession, user: User) -> None:
+    """Delete the account; its sessions and events go with it (ON DELETE CASCADE)."""
+    await db.delete(user)
+    await db.commit()

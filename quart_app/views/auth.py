@@ -6,13 +6,13 @@ from quart import Blueprint, current_app, flash, redirect, render_template, requ
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from quart_app.auth_user import end_session, start_session
 from quart_app.client_ip import client_ip
 from quart_app.db import get_db
 from quart_app.events import EventKind, record_event
 from quart_app.forms import field, read_form
 from quart_app.passwords import get_hasher, password_problems
 from quart_app.redirects import is_safe_next, safe_next
-from quart_app.sessions import end_session, start_session
 from quart_app.throttle import Throttled, get_throttle
 from quart_app.users import (
     UsernameTaken,

@@ -1,0 +1,92 @@
+"""quart-auth's user, resolved from the server-side session; signing in and out."""
+
+from __future__ import annotations
+
+from quart import current_app
+from quart_auth import Action, AuthUser, current_user, login_user, logout_user
+
+from quart_app.config import Settings
+from quart_app.db import DATABASE_ERRORS, get_db
+from quart_app.models import User
+from quart_app.sessions import (
+    ActiveSession,
+    issue_session,
+    resolve_session,
+    revoke_session_token,
+)
+
+
+class SessionUser(AuthUser):
+    """quart-auth's user: ``auth_id`` is the session token, resolved lazily, once per request.
+
+    ``is_authenticated`` is an async property: always ``await`` it (a bare coroutine is truthy).
+    """
+
+    def __init__(
+        self,
+        auth_id: str | None,
+        action: Action = Action.PASS,
+        session: ActiveSession | None = None,
+    ) -> None:
+        super().__init__(auth_id, action)
+        self._session = session
+        self._resolved = session is not None or auth_id is None
+
+    async def load(self) -> ActiveSession | None:
+        if not self._resolved:
+            # Marked first: if the database fails, the error propagates once (a 503 page) and
+            # that page then renders as signed out instead of failing the same way again.
+            self._resolved = True
+            settings: Settings = current_app.extensions["settings"]
+            self._session = await resolve_session(get_db(), self.auth_id or "", settings)
+            if self._session is None and self.action is Action.PASS:
+                self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
+        return self._session
+
+    @property
+    async def is_authenticated(self) -> bool:
+        return await self.load() is not None
+
+
+async def start_session(user: User, *, remember: bool, user_agent: str) -> None:
+    """Sign ``user`` in with a fresh session id (never a reused one: no session fixation).
+
+    A session this browser already had is revoked: switching accounts leaves no live row behind.
+    """
+    db = get_db()
+    if current_user.auth_id is not None:
+        await revoke_session_token(db, current_user.auth_id)
+    token, session = await issue_session(
+        db,
+        user=user,
+        remember=remember,
+        user_agent=user_agent,
+        settings=current_app.extensions["settings"],
+    )
+    await db.commit()
+    login_user(SessionUser(token, session=session), remember=remember)
+
+
+def resume_session(token: str, session: ActiveSession) -> None:
+    """Reissue the cookie for a session whose id was rotated (same row, new token)."""
+    login_user(SessionUser(token, session=session), remember=session.remember)
+
+
+async def end_session(user: AuthUser) -> None:
+    """Delete the session row, so a copy of the cookie signs nobody in, and clear the cookie."""
+    if user.auth_id is not None:
+        await revoke_session_token(get_db(), user.auth_id)
+    logout_user()
+
+
+async def current_session_context() -> dict[str, ActiveSession | None]:
+    """Template context: ``viewer`` is the signed-in session, or None.
+
+    Resolved here, awaited, so templates never touch the async ``is_authenticated``. A database
+    failure renders the page as signed out; the view that needs the session raises it properly.
+    """
+    try:
+        viewer = await current_user.load()
+    except DATABASE_ERRORS:
+        viewer = None
+    return {"viewer": viewer}

@@ -1,0 +1,172 @@
+"""Account pages: change password, sessions, activity, delete. Signed-in only, CSRF-protected."""
+
+from __future__ import annotations
+
+from quart import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from quart_auth import current_user, login_required, logout_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from quart_app.auth_user import end_session, resume_session
+from quart_app.client_ip import client_ip
+from quart_app.db import get_db
+from quart_app.events import EventKind, recent_events, record_event
+from quart_app.forms import field, read_form
+from quart_app.models import User
+from quart_app.passwords import get_hasher, password_problems
+from quart_app.sessions import (
+    ActiveSession,
+    list_user_sessions,
+    revoke_other_sessions,
+    revoke_user_session,
+    rotate_session_token,
+)
+from quart_app.throttle import get_throttle
+from quart_app.users import delete_user, get_user
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+Page = str | tuple[str, int] | WerkzeugResponse
+
+
+async def _signed_in() -> tuple[ActiveSession, User]:
+    active = await current_user.load()
+    user = await get_user(get_db(), active.user_id) if active is not None else None
+    if active is None or user is None:
+        abort(401)
+    return active, user
+
+
+async def _reauthenticate(user: User, password: str) -> bool:
+    """Check the password again inside a session (ASVS 3.7.1), throttled like a login.
+
+    A stolen session must not become a free password-guessing oracle: failures count against
+    the (IP, user) pair, and a blocked pair gets 429 before any argon2 work.
+    """
+    settings = current_app.extensions["settings"]
+    if not password or len(password) > settings.PASSWORD_MAX_LENGTH:
+        return False
+    ip = client_ip(current_app.extensions["trusted_proxies"])
+    throttle = get_throttle()
+    await throttle.check_login(ip, user.username)
+    if await user.check_password(password, get_hasher()):
+        return True
+    await throttle.record_failure(ip, user.username)
+    return False
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+async def password() -> Page:
+    if request.method == "GET":
+        return await render_template("account/password.html")
+    active, user = await _signed_in()
+    form = await read_form()
+    current, new = field(form, "current_password"), field(form, "new_password")
+    settings = current_app.extensions["settings"]
+    errors = {
+        "current_password": [] if current else ["Enter your current password."],
+        "new_password": password_problems(
+            new,
+            min_length=settings.PASSWORD_MIN_LENGTH,
+            max_length=settings.PASSWORD_MAX_LENGTH,
+            username=user.username,
+        ),
+    }
+    if current and not await _reauthenticate(user, current):
+        errors["current_password"] = ["That is not your current password."]
+    elif current and current == new:
+        errors["new_password"].append("Choose a password different from the current one.")
+    if any(errors.values()):
+        return await render_template("account/password.html", errors=errors), 400
+    db = get_db()
+    await user.set_password(new, get_hasher())
+    ended = await revoke_other_sessions(db, user_id=user.id, keep_id=active.id)
+    token = await rotate_session_token(db, active.id)  # a copy of the old cookie dies too
+    await db.commit()
+    resume_session(token, active)
+    await record_event(user.id, EventKind.PASSWORD_CHANGED)
+    await flash(f"Your password was changed. {_signed_out_elsewhere(ended)}", "success")
+    return redirect(url_for("account.password"), 303)
+
+
+def _signed_out_elsewhere(count: int) -> str:
+    if count == 0:
+        return "You had no other sessions."
+    return f"{count} other session{'s' if count != 1 else ''} signed out."
+
+
+@bp.get("/sessions")
+@login_required
+async def sessions() -> str:
+    active, _ = await _signed_in()
+    listings = await list_user_sessions(
+        get_db(),
+        user_id=active.user_id,
+        current_id=active.id,
+        settings=current_app.extensions["settings"],
+    )
+    return await render_template("account/sessions.html", sessions=listings)
+
+
+@bp.post("/sessions/<int:session_id>/revoke")
+@login_required
+async def revoke(session_id: int) -> WerkzeugResponse:
+    active, user = await _signed_in()
+    # Scoped by user: another user's session id is "not found", never revoked or revealed.
+    if not await revoke_user_session(get_db(), user_id=user.id, session_id=session_id):
+        abort(404)
+    await record_event(user.id, EventKind.SESSION_REVOKED)
+    if session_id == active.id:
+        logout_user()
+        session.clear()
+        await flash("This session was ended. You are signed out.", "info")
+        return redirect("/", 303)
+    await flash("The session was ended.", "success")
+    return redirect(url_for("account.sessions"), 303)
+
+
+@bp.post("/sessions/revoke-others")
+@login_required
+async def revoke_others() -> WerkzeugResponse:
+    active, user = await _signed_in()
+    db = get_db()
+    ended = await revoke_other_sessions(db, user_id=user.id, keep_id=active.id)
+    await db.commit()
+    if ended:
+        await record_event(user.id, EventKind.SESSION_REVOKED)
+    await flash(_signed_out_elsewhere(ended), "success")
+    return redirect(url_for("account.sessions"), 303)
+
+
+@bp.get("/activity")
+@login_required
+async def activity() -> str:
+    active, _ = await _signed_in()
+    events = await recent_events(get_db(), active.user_id)
+    return await render_template("account/activity.html", events=events)
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@login_required
+async def delete() -> Page:
+    if request.method == "GET":
+        return await render_template("account/delete.html")
+    _, user = await _signed_in()
+    password = field(await read_form(), "password")
+    if not await _reauthenticate(user, password):
+        errors = {"password": ["Enter your current password to delete the account."]}
+        return await render_template("account/delete.html", errors=errors), 400
+    await delete_user(get_db(), user)
+    await end_session(current_user)
+    session.clear()
+    await flash("Your account and everything stored about it were deleted.", "info")
+    return redirect("/", 303)

@@ -1,0 +1,270 @@
+"""Account pages: password change, sessions, activity, delete (all signed-in, all CSRF'd)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from quart import Quart
+from sqlalchemy import func, select
+
+from quart_app.models import AuthEvent, User, UserSession
+from tests.conftest import PASSWORD, AuthActions, Client
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+async def count(app: Quart, model: type[User] | type[UserSession] | type[AuthEvent]) -> int:
+    async with app.extensions["database"].sessionmaker() as db:
+        return (await db.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+def auth_cookie(response: object) -> str:
+    headers = response.headers.getlist("Set-Cookie")  # type: ignore[attr-defined]
+    return next(header for header in headers if header.startswith("auth=")).split(";")[0]
+
+
+def listed_sessions(html: str) -> list[tuple[bool, int]]:
+    """(is this session, id) for each session on the sessions page, in page order."""
+    pattern = r'<li class="session( current)?">.*?/account/sessions/(\d+)/revoke'
+    return [(bool(current), int(i)) for current, i in re.findall(pattern, html, re.S)]
+
+
+async def post(client: Client, auth: AuthActions, path: str, **form: str) -> object:
+    token = await auth.csrf("/login")
+    return await client.post(path, form={**form, "csrf_token": token})
+
+
+@pytest.mark.parametrize(
+    "path", ["/account/password", "/account/sessions", "/account/activity", "/account/delete"]
+)
+async def test_account_pages_need_sign_in(client: Client, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next={path}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/account/password",
+        "/account/delete",
+        "/account/sessions/1/revoke",
+        "/account/sessions/revoke-others",
+    ],
+)
+async def test_account_posts_need_csrf(client: Client, auth: AuthActions, path: str) -> None:
+    await auth.register("alice")
+    response = await client.post(path, form={"password": PASSWORD, "current_password": PASSWORD})
+    assert response.status_code == 400
+    assert await count(auth.client.app, User) == 1  # type: ignore[attr-defined]
+
+
+# --- password change ------------------------------------------------------------------------
+
+
+async def test_password_change_with_wrong_current_password_is_400_and_changes_nothing(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    response = await post(
+        client, auth, "/account/password", current_password="wrong one!!", new_password=NEW_PASSWORD
+    )
+    assert response.status_code == 400
+    assert "That is not your current password." in await response.get_data(as_text=True)
+    await auth.logout()
+    assert (await auth.login("alice", PASSWORD)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [("short", "Use at least 12"), ("peanutbutter", "most common"), (PASSWORD, "different")],
+)
+async def test_password_change_refuses_bad_new_password(
+    client: Client, auth: AuthActions, new: str, message: str
+) -> None:
+    await auth.register("alice")
+    response = await post(
+        client, auth, "/account/password", current_password=PASSWORD, new_password=new
+    )
+    assert response.status_code == 400
+    assert message in await response.get_data(as_text=True)
+
+
+async def test_password_change_ends_other_sessions_and_rotates_this_one(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    before = auth_cookie(await auth.login("alice"))
+    other = AuthActions(app.test_client())
+    stolen = auth_cookie(await other.login("alice"))
+    response = await post(
+        client, auth, "/account/password", current_password=PASSWORD, new_password=NEW_PASSWORD
+    )
+    assert response.status_code == 303
+    after = auth_cookie(response)
+    assert after != before  # a fresh session id for the current session
+    html = await (await client.get("/account/password")).get_data(as_text=True)
+    assert "Your password was changed. 1 other session signed out." in html
+    assert (await client.get("/dashboard")).status_code == 200
+    for old_cookie in (stolen, before):  # the stolen cookie and this session's old id: refused
+        thief = app.test_client()
+        assert (await thief.get("/dashboard", headers={"Cookie": old_cookie})).status_code == 302
+    assert await count(app, UserSession) == 1
+    await auth.logout()
+    assert (await auth.login("alice", PASSWORD)).status_code == 401
+    assert (await auth.login("alice", NEW_PASSWORD)).status_code == 303
+
+
+async def test_wrong_current_passwords_are_throttled(client: Client, auth: AuthActions) -> None:
+    await auth.register("alice")
+    statuses = []
+    for _ in range(6):
+        response = await post(
+            client,
+            auth,
+            "/account/password",
+            current_password="guess guess!",
+            new_password=NEW_PASSWORD,
+        )
+        statuses.append(response.status_code)
+    assert statuses == [400] * 5 + [429]
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+async def test_sessions_page_lists_this_and_other_sessions(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    other = app.test_client()
+    await AuthActions(other).login("alice")
+    html = await (
+        await client.get("/account/sessions", headers={"User-Agent": "TestBrowser/1"})
+    ).get_data(as_text=True)
+    assert [current for current, _ in listed_sessions(html)] == [True, False]
+    assert "TestBrowser/1" not in html  # the listing shows each session's own browser
+
+
+async def test_revoke_another_session(app: Quart, client: Client, auth: AuthActions) -> None:
+    await auth.register("alice")
+    other = app.test_client()
+    await AuthActions(other).login("alice")
+    listed = listed_sessions(await (await client.get("/account/sessions")).get_data(as_text=True))
+    [other_id] = [session_id for current, session_id in listed if not current]
+    response = await post(client, auth, f"/account/sessions/{other_id}/revoke")
+    assert response.status_code == 303
+    assert (await other.get("/dashboard")).status_code == 302
+    assert (await client.get("/dashboard")).status_code == 200
+
+
+async def test_revoke_current_session_signs_out(client: Client, auth: AuthActions) -> None:
+    await auth.register("alice")
+    html = await (await client.get("/account/sessions")).get_data(as_text=True)
+    [session_id] = re.findall(r"/account/sessions/(\d+)/revoke", html)
+    response = await post(client, auth, f"/account/sessions/{session_id}/revoke")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert (await client.get("/dashboard")).status_code == 302
+
+
+async def test_another_users_session_is_404_and_untouched(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    bob = AuthActions(app.test_client())
+    await bob.register("bob")
+    bob_html = await (await bob.client.get("/account/sessions")).get_data(as_text=True)
+    [bob_session] = re.findall(r"/account/sessions/(\d+)/revoke", bob_html)
+    await auth.register("alice")
+    response = await post(client, auth, f"/account/sessions/{bob_session}/revoke")
+    assert response.status_code == 404
+    assert (await bob.client.get("/dashboard")).status_code == 200
+    alice_html = await (await client.get("/account/sessions")).get_data(as_text=True)
+    assert f"/account/sessions/{bob_session}/revoke" not in alice_html
+    assert (await post(client, auth, "/account/sessions/999999/revoke")).status_code == 404
+
+
+async def test_revoke_others_keeps_only_this_session(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    others = [app.test_client() for _ in range(2)]
+    for other in others:
+        await AuthActions(other).login("alice")
+    response = await post(client, auth, "/account/sessions/revoke-others")
+    assert response.status_code == 303
+    assert await count(app, UserSession) == 1
+    for other in others:
+        assert (await other.get("/dashboard")).status_code == 302
+    assert (await client.get("/dashboard")).status_code == 200
+
+
+# --- activity -------------------------------------------------------------------------------
+
+
+async def test_activity_lists_security_events(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    await auth.logout()
+    await auth.login("alice", "wrong password here")
+    await auth.login("alice")
+    html = await (
+        await client.get("/account/activity", headers={"User-Agent": "Probe/2"})
+    ).get_data(as_text=True)
+    for label in ("Account created", "Signed out", "Failed sign-in", "Signed in"):
+        assert label in html
+    assert html.index("Signed in<") < html.index("Failed sign-in")  # newest first
+
+
+async def test_activity_shows_only_the_last_fifty_and_only_mine(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    bob = AuthActions(app.test_client())
+    await bob.register("bob")
+    await auth.register("alice")
+    for _ in range(3):
+        await bob.login("bob")
+    html = await (await client.get("/account/activity")).get_data(as_text=True)
+    assert html.count("<tr>") == 1 + 1  # header row + alice's one event
+    async with app.extensions["database"].sessionmaker() as db:
+        alice_id = (await db.execute(select(User.id).where(User.username == "alice"))).scalar_one()
+        from quart_app.models import utcnow
+
+        for _ in range(60):
+            db.add(AuthEvent(user_id=alice_id, kind="login_succeeded", created_at=utcnow()))
+        await db.commit()
+    html = await (await client.get("/account/activity")).get_data(as_text=True)
+    assert html.count("<tr>") == 1 + 50
+
+
+# --- delete ---------------------------------------------------------------------------------
+
+
+async def test_delete_with_wrong_password_is_400_and_keeps_everything(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    response = await post(client, auth, "/account/delete", password="not my password")
+    assert response.status_code == 400
+    assert await count(app, User) == 1
+    assert (await client.get("/dashboard")).status_code == 200
+
+
+async def test_delete_removes_user_sessions_events_and_signs_out(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    other = app.test_client()
+    await AuthActions(other).login("alice")
+    response = await post(client, auth, "/account/delete", password=PASSWORD)
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert (await count(app, User), await count(app, UserSession), await count(app, AuthEvent)) == (
+        0,
+        0,
+        0,
+    )
+    assert (await client.get("/dashboard")).status_code == 302
+    assert (await other.get("/dashboard")).status_code == 302
+    assert "deleted" in await (await client.get("/")).get_data(as_text=True)
+    assert (await auth.register("alice")).status_code == 303  # the name is free again
