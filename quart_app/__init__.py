@@ -10,7 +10,17 @@ from typing import Any
 from quart import Quart
 from quart_auth import QuartAuth
 
-from quart_app import cli, csrf, db, errors, headers, passwords, templating, throttle
+from quart_app import (
+    cli,
+    csrf,
+    db,
+    errors,
+    headers,
+    maintenance,
+    passwords,
+    templating,
+    throttle,
+)
 from quart_app.auth_user import SessionUser
 from quart_app.client_ip import parse_networks
 from quart_app.config import Settings
@@ -36,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     passwords.init_app(app, settings)
     QuartAuth(app, user_class=SessionUser)
     throttle.init_app(app, settings)  # before CSRF: a flood is refused before any other work
+    maintenance.init_app(app, settings)
     csrf.init_app(app)
     headers.init_app(app, https_only=settings.COOKIE_SECURE)
     templating.init_app(app, settings)
@@ -52,16 +63,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
 
 def quart_config(settings: Settings, instance_path: str) -> dict[str, Any]:
     """Quart's and quart-auth's own settings, derived from ours and set deliberately."""
+    # __Host- (only when Secure): the browser then refuses the cookie unless it is Secure, Path=/
+    # and has no Domain, so a sibling subdomain cannot plant or overwrite it.
+    prefix = "__Host-" if settings.COOKIE_SECURE else ""
     return {
         "SECRET_KEY": settings.SECRET_KEY or load_or_create_secret_key(instance_path),
         "SECRET_KEY_FALLBACKS": list(settings.SECRET_KEY_FALLBACKS),
         "MAX_CONTENT_LENGTH": settings.MAX_CONTENT_LENGTH,
         # Quart's own cookie (CSRF token, flashed messages) defaults to SameSite=None, not Secure.
-        "SESSION_COOKIE_NAME": "flash_csrf",
+        "SESSION_COOKIE_NAME": f"{prefix}flash_csrf",
+        "SESSION_COOKIE_PATH": "/",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": settings.COOKIE_SECURE,
-        "QUART_AUTH_COOKIE_NAME": "auth",
+        "QUART_AUTH_COOKIE_NAME": f"{prefix}auth",
         "QUART_AUTH_COOKIE_HTTP_ONLY": True,
         "QUART_AUTH_COOKIE_SAMESITE": "Lax",
         "QUART_AUTH_COOKIE_SECURE": settings.COOKIE_SECURE,

@@ -64,6 +64,8 @@ class Settings:
     SESSION_REMEMBER_DURATION: int = _option(30 * 24 * 60 * 60, minimum=60)
     # last_seen is written at most this often per session: a write per request serialises SQLite.
     SESSION_TOUCH_INTERVAL: int = _option(60, minimum=1)
+    # Seconds between purges of expired session rows and finished throttle counters.
+    PURGE_INTERVAL: int = _option(10 * 60, minimum=1)
     # Auth forms are a few hundred bytes; anything near this limit is abuse (answered with 413).
     MAX_CONTENT_LENGTH: int = _option(64 * 1024, minimum=1024)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Quart, Response
+from quart import Quart, Response, request
 
 # No inline script or style anywhere: an injected <script> cannot run even if escaping fails.
 CONTENT_SECURITY_POLICY = (
@@ -15,6 +15,8 @@ BASE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # clickjacking, for browsers without frame-ancestors
 }
+# Responses the same for everybody, which caches may keep.
+STATIC_ENDPOINTS = frozenset({"static"})
 # Two years, the HSTS preload list's minimum is one.
 STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 
@@ -27,6 +29,12 @@ def init_app(app: Quart, *, https_only: bool) -> None:
     async def add_security_headers(response: Response) -> Response:
         for name, value in headers.items():
             response.headers.setdefault(name, value)
+        if request.endpoint not in STATIC_ENDPOINTS:
+            # Pages differ by who is signed in: shared caches must key on the cookie
+            # (CVE-2023-30861 was Flask serving one user's session to another without it),
+            # and nothing showing account data or a form token may be stored at all.
+            response.vary.add("Cookie")
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     app.after_request(add_security_headers)

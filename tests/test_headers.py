@@ -6,7 +6,7 @@ import pytest
 from quart import Quart
 
 from quart_app import create_app
-from tests.conftest import AuthActions, Client
+from tests.conftest import AuthActions, Client, csrf_from
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -45,3 +45,48 @@ async def test_hsts_only_when_cookies_are_secure(app: Quart, app_config: dict) -
         response = await secure.test_client().get("/", scheme="https")
     max_age = int(response.headers["Strict-Transport-Security"].split("max-age=")[1].split(";")[0])
     assert max_age >= 365 * 24 * 3600
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/register", "/dashboard", "/healthz", "/nope"])
+async def test_dynamic_responses_vary_on_cookie_and_are_not_stored(
+    client: Client, auth: AuthActions, path: str
+) -> None:
+    await auth.register("alice")
+    response = await client.get(path)
+    assert "cookie" in response.headers["Vary"].lower()
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_static_files_may_be_cached(client: Client) -> None:
+    response = await client.get("/static/style.css")
+    assert response.status_code == 200
+    assert response.headers.get("Cache-Control") != "no-store"
+    assert_security_headers(response.headers)
+
+
+async def test_logout_clears_site_data(client: Client, auth: AuthActions) -> None:
+    await auth.register("alice")
+    response = await auth.logout()
+    assert response.headers["Clear-Site-Data"] == '"cookies", "storage"'
+
+
+async def test_secure_cookies_use_the_host_prefix(app_config: dict) -> None:
+    app = create_app({**app_config, "COOKIE_SECURE": True})
+    async with app.test_app():
+        client = app.test_client()
+        page = await client.get("/register", scheme="https")
+        token = csrf_from(await page.get_data(as_text=True))
+        form = {"username": "alice", "password": "correct horse battery", "csrf_token": token}
+        response = await client.post("/register", form=form, scheme="https")
+        cookies = response.headers.getlist("Set-Cookie")
+        names = sorted(cookie.split("=", 1)[0] for cookie in cookies)
+        assert names == ["__Host-auth", "__Host-flash_csrf"]
+        for cookie in cookies:
+            assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+        dashboard = await client.get("/dashboard", scheme="https")
+        assert dashboard.status_code == 200
+
+
+def test_insecure_local_cookies_have_no_prefix(app: Quart) -> None:
+    assert app.config["QUART_AUTH_COOKIE_NAME"] == "auth"
+    assert app.config["SESSION_COOKIE_NAME"] == "flash_csrf"

@@ -144,4 +144,7 @@ async def logout() -> Page:
     await end_session(current_user)
     _fresh_browser_session()
     await flash("You have been signed out.", "info")
-    return redirect("/", 303)
+    response = redirect("/", 303)
+    # Ask the browser to drop what it kept for this site (a shared computer's next user).
+    response.headers["Clear-Site-Data"] = '"cookies", "storage"'
+    return response

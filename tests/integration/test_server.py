@@ -415,3 +415,13 @@ async def test_a_non_utf8_form_body_gets_400(live_server: LiveServer) -> None:
         )
         == []
     )
+
+
+async def test_no_server_banner_and_logout_clears_site_data(live_server: LiveServer) -> None:
+    async with client_for(live_server.base_url) as client:
+        home = await client.get("/")
+        assert "server" not in home.headers  # hypercorn's banner is switched off
+        assert home.headers["x-content-type-options"] == "nosniff"
+        assert_redirect(await register(client, unique_username("bye"), unique_password()), 303, "/")
+        response = await logout(client)
+        assert response.headers["clear-site-data"] == '"cookies", "storage"'

@@ -1,0 +1,64 @@
+"""Periodic clean-up in each worker: expired session rows and finished throttle counters.
+
+Expiry is enforced on every lookup; this only keeps the tables small. Every worker runs it:
+the deletes are idempotent, so two workers purging at once do no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import timedelta
+
+from quart import Quart
+
+from quart_app.config import Settings
+from quart_app.db import DATABASE_ERRORS, Database
+from quart_app.models import utcnow
+from quart_app.sessions import purge_expired_sessions
+from quart_app.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
+
+
+async def purge_once(database: Database, throttle: LoginThrottle, settings: Settings) -> int:
+    """Delete what has expired; returns the number of rows removed."""
+    assert database.sessionmaker is not None
+    async with database.sessionmaker() as db:
+        removed = await purge_expired_sessions(db, settings)
+    longest = max(settings.THROTTLE_PAIR_WINDOW, settings.THROTTLE_USER_WINDOW, 60)
+    removed += await throttle.store.purge(utcnow(), timedelta(seconds=longest))
+    return removed
+
+
+async def purge_forever(database: Database, throttle: LoginThrottle, settings: Settings) -> None:
+    while True:
+        # Jitter: the workers started together; they need not all purge in the same second.
+        await asyncio.sleep(settings.PURGE_INTERVAL * random.uniform(0.9, 1.1))  # noqa: S311
+        try:
+            removed = await purge_once(database, throttle, settings)
+        except DATABASE_ERRORS as error:
+            log.warning("purge skipped, database unavailable: %s", type(error).__name__)
+        else:
+            log.info("purged %d expired rows", removed)
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    task: asyncio.Task[None] | None = None
+
+    async def start() -> None:
+        nonlocal task
+        task = asyncio.create_task(
+            purge_forever(app.extensions["database"], app.extensions["throttle"], settings)
+        )
+
+    async def stop() -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.before_serving(start)
+    app.after_serving(stop)

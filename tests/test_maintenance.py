@@ -1,0 +1,68 @@
+"""Periodic purge of expired sessions and finished throttle counters."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from quart import Quart
+from sqlalchemy import select
+
+from quart_app import create_app
+from quart_app.maintenance import purge_once
+from quart_app.models import User, UserSession, utcnow
+
+
+async def add_sessions(app: Quart, **ages: tuple[timedelta, timedelta, bool]) -> None:
+    """Sessions named by user agent, each (age since last seen, time to expiry, remember)."""
+    async with app.extensions["database"].sessionmaker() as db:
+        user = User(username="alice", username_key="alice", password_hash="x")
+        db.add(user)
+        await db.flush()
+        now = utcnow()
+        for name, (idle, expires_in, remember) in ages.items():
+            db.add(
+                UserSession(
+                    token_digest=name.ljust(64, "0"),
+                    user_id=user.id,
+                    created_at=now - idle,
+                    last_seen_at=now - idle,
+                    expires_at=now + expires_in,
+                    remember=remember,
+                    user_agent=name,
+                )
+            )
+        await db.commit()
+
+
+async def remaining(app: Quart) -> set[str]:
+    async with app.extensions["database"].sessionmaker() as db:
+        return set((await db.execute(select(UserSession.user_agent))).scalars())
+
+
+async def test_purge_removes_expired_and_idle_sessions_only(app: Quart) -> None:
+    hour = timedelta(hours=1)
+    await add_sessions(
+        app,
+        live=(timedelta(minutes=1), hour, False),
+        idle=(timedelta(minutes=31), hour, False),
+        idle_remembered=(timedelta(days=3), timedelta(days=20), True),
+        expired=(timedelta(minutes=1), -hour, True),
+    )
+    removed = await purge_once(
+        app.extensions["database"], app.extensions["throttle"], app.extensions["settings"]
+    )
+    assert removed == 2
+    assert await remaining(app) == {"live", "idle_remembered"}
+
+
+async def test_purge_runs_in_the_background(app_config: dict[str, Any]) -> None:
+    app = create_app({**app_config, "PURGE_INTERVAL": 1})
+    async with app.test_app():
+        await add_sessions(app, expired=(timedelta(0), -timedelta(seconds=1), False))
+        for _ in range(100):  # a liveness check, bounded at about 5 s
+            if not await remaining(app):
+                break
+            await asyncio.sleep(0.05)
+        assert await remaining(app) == set()
