@@ -90,3 +90,14 @@ async def test_secure_cookies_use_the_host_prefix(app_config: dict) -> None:
 def test_insecure_local_cookies_have_no_prefix(app: Quart) -> None:
     assert app.config["QUART_AUTH_COOKIE_NAME"] == "auth"
     assert app.config["SESSION_COOKIE_NAME"] == "flash_csrf"
+
+
+async def test_headers_on_a_429(app_config: dict) -> None:
+    app = create_app({**app_config, "THROTTLE_REGISTER_PER_MINUTE": 1})
+    async with app.test_app():
+        auth = AuthActions(app.test_client())
+        await auth.register("a", "x")
+        response = await auth.register("b", "x")
+        assert response.status_code == 429
+        assert_security_headers(response.headers)
+        assert response.headers["Cache-Control"] == "no-store"
