@@ -1,0 +1,107 @@
+"""The environment the app servers get, and the settings the app will derive from it.
+
+The bench computes the app's Settings from the very environment it hands to hypercorn, so the
+argon2 parameters it times and seeds with are the ones the workers use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from quart_app.config import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HYPERCORN_TOML = PROJECT_ROOT / "hypercorn.toml"
+# Settings the app reads that are not (yet) fields of Settings: stripped from the inherited
+# environment too, so a run measures the app's defaults unless --env says otherwise.
+EXTRA_APP_SETTINGS = ("INSTANCE_PATH", "HASH_QUEUE_LIMIT", "LOG_LEVEL")
+
+
+# Per-IP and per-user login throttles, turned off (0) unless --keep-throttles: every virtual
+# client comes from 127.0.0.1, so a per-IP limit would measure the throttle, not the server.
+THROTTLES_OFF = {
+    "THROTTLE_LOGIN_PER_MINUTE": "0",
+    "THROTTLE_REGISTER_PER_MINUTE": "0",
+    "THROTTLE_PAIR_LIMIT": "0",
+    "THROTTLE_USER_LIMIT": "0",
+}
+
+
+def throttle_overrides(extra: Mapping[str, str]) -> dict[str, str]:
+    """The throttle settings this app version has, off, except those --env sets itself."""
+    known = {option.name for option in dataclasses.fields(Settings)}
+    return {
+        name: value for name, value in THROTTLES_OFF.items() if name in known and name not in extra
+    }
+
+
+def app_setting_names() -> set[str]:
+    return {option.name for option in dataclasses.fields(Settings)} | set(EXTRA_APP_SETTINGS)
+
+
+def app_environment(
+    instance_path: Path,
+    *,
+    database_url: str | None,
+    extra: Mapping[str, str],
+    throttles_off: Mapping[str, str],
+) -> dict[str, str]:
+    """This process's environment without app settings, plus the bench's and the --env ones."""
+    names = app_setting_names()
+    env = {name: value for name, value in os.environ.items() if name not in names}
+    env.update(INSTANCE_PATH=str(instance_path), COOKIE_SECURE="false", PYTHONUNBUFFERED="1")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    env.update(throttles_off)
+    env.update(extra)
+    return env
+
+
+def app_revision() -> str:
+    """The commit measured, and whether the app's files differ from it (work in progress)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "quart_app", "templates"],  # noqa: S607
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return f"{commit} + uncommitted app changes" if changed else commit
+
+
+def app_settings(env: Mapping[str, str]) -> Settings:
+    """The Settings the app builds from ``env`` (raises the app's own ConfigError if invalid)."""
+    return Settings.load(environ=env)
+
+
+def hash_queue_limit(settings: Settings, env: Mapping[str, str]) -> str:
+    """HASH_QUEUE_LIMIT as the app sees it, or why there is none to report."""
+    value = getattr(settings, "HASH_QUEUE_LIMIT", None)
+    if value is not None:
+        return str(value)
+    if "HASH_QUEUE_LIMIT" in env:
+        return f"{env['HASH_QUEUE_LIMIT']} (ignored: app has no such setting)"
+    return "none (app has no such setting)"
+
+
+def hypercorn_workers() -> int:
+    """Worker processes hypercorn.toml asks for (the bench never overrides it)."""
+    with HYPERCORN_TOML.open("rb") as file:
+        return int(tomllib.load(file).get("workers", 1))

@@ -1,0 +1,125 @@
+"""The load benchmark works end to end: ``python -m bench --quick`` with tiny numbers.
+
+It checks that the benchmark runs, prints its table and writes complete, sane JSON. It asserts
+nothing about speed: the targets' PASS/MISS depend on the machine, not on correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_SECONDS = 150  # the run itself takes about 15 s; the margin is for a busy machine
+SCENARIOS = ("hash_limit", "ceiling", "login_storm", "dashboard", "isolation", "overload", "memory")
+LOAD_KEYS = (
+    "requests",
+    "ok",
+    "ok_per_s",
+    "errors",
+    "timeouts",
+    "shed",
+    "shed_without_retry_after",
+    "server_errors_not_shed",
+    "latency_ms",
+    "shed_latency_ms",
+    "statuses",
+    "resources",
+)
+TARGET_KEYS = {
+    "logins_per_s",
+    "dashboard_rps",
+    "isolation_p99",
+    "overload_timeouts",
+    "overload_other_5xx",
+    "shed_without_retry_after",
+    "shed_p99_ms",
+    "peak_rss_mib",
+}
+
+
+@pytest.fixture(scope="module")
+def bench_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    json_path = tmp_path_factory.mktemp("bench") / "results.json"
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--users", "5",
+        "--concurrency", "4",
+        "--duration", "1",
+        "--dashboard-clients", "2",
+        "--isolation-clients", "1",
+        "--overload-concurrency", "20",
+        "--verify-runs", "3",
+        "--json", str(json_path),
+    ]  # fmt: skip
+    result = subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, f"bench failed:\n{result.stdout}\n{result.stderr}"
+    return result, json.loads(json_path.read_text(encoding="utf-8"))
+
+
+def test_prints_one_table_and_progress(
+    bench_run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    result, _ = bench_run
+    for heading in ("argon2id t=", "HASH_POOL_SIZE=", "HASH_QUEUE_LIMIT=", "scenario", "targets:"):
+        assert heading in result.stdout
+    for scenario in ("hash limit", "ceiling", "login storm", "dashboard", "isolation", "overload"):
+        assert f"\n{scenario} " in result.stdout
+    assert result.stdout.count("targets:") == 1
+    assert "login_storm: done" in result.stderr  # progress goes to stderr, not into the table
+    assert "Traceback" not in result.stderr
+    assert "Unclosed" not in result.stderr  # every aiohttp session was closed
+
+
+def test_json_has_every_scenario_with_sane_values(
+    bench_run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    _, results = bench_run
+    scenarios = results["scenarios"]
+    assert set(SCENARIOS) <= set(scenarios)
+    for name in ("ceiling", "login_storm", "dashboard", "isolation", "overload"):
+        for key in LOAD_KEYS:
+            assert key in scenarios[name], f"{name} lacks {key}"
+
+    assert scenarios["hash_limit"]["verify_ms"] > 0
+    assert scenarios["hash_limit"]["ideal_logins_per_s"] > 0
+    assert scenarios["ceiling"]["ok_per_s"] > 0
+    assert scenarios["login_storm"]["ok"] > 0
+    assert scenarios["login_storm"]["statuses"].get("303", 0) > 0
+    assert scenarios["dashboard"]["ok_per_s"] > 0
+    assert scenarios["dashboard"]["errors"] == 0  # no 302: sessions survived
+    assert scenarios["isolation"]["ok"] > 0
+    assert scenarios["isolation"]["storm"]["ok"] > 0
+    for name in ("login_storm", "dashboard", "isolation", "overload"):
+        assert scenarios[name]["server_errors_not_shed"] == 0, name
+    overload = scenarios["overload"]
+    assert overload["ok"] + overload["shed"] > 0
+    assert overload["shed_without_retry_after"] == 0
+
+    memory = scenarios["memory"]
+    assert len(memory["idle_worker_mib"]) == results["meta"]["workers"] == 2
+    assert 0 < memory["idle_total_mib"] <= memory["peak_mib"]
+    assert memory["limit_mib"] > memory["idle_total_mib"]
+
+    meta = results["meta"]
+    assert meta["argon2"]["memory_cost_kib"] > 0
+    assert meta["hash_pool_size"] >= 1
+    assert {target["key"] for target in results["targets"]} == TARGET_KEYS
+    assert {target["verdict"] for target in results["targets"]} <= {"PASS", "MISS", "N/A"}
