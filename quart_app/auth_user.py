@@ -7,6 +7,7 @@ from quart_auth import Action, AuthUser, current_user, login_user, logout_user
 
 from quart_app.config import Settings
 from quart_app.db import DATABASE_ERRORS, get_db
+from quart_app.events import EventKind, add_event
 from quart_app.models import User
 from quart_app.sessions import (
     ActiveSession,
@@ -48,10 +49,12 @@ class SessionUser(AuthUser):
         return await self.load() is not None
 
 
-async def start_session(user: User, *, remember: bool, user_agent: str) -> None:
+async def start_session(user: User, *, remember: bool, user_agent: str, event: EventKind) -> None:
     """Sign ``user`` in with a fresh session id (never a reused one: no session fixation).
 
-    A session this browser already had is revoked: switching accounts leaves no live row behind.
+    The session row and the security event are written in one transaction (one commit on the
+    login hot path). A session this browser already had is revoked: switching accounts leaves
+    no live row behind.
     """
     db = get_db()
     if current_user.auth_id is not None:
@@ -63,6 +66,7 @@ async def start_session(user: User, *, remember: bool, user_agent: str) -> None:
         user_agent=user_agent,
         settings=current_app.extensions["settings"],
     )
+    await add_event(db, user.id, event)
     await db.commit()
     login_user(SessionUser(token, session=session), remember=remember)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from quart import current_app, request
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.client_ip import client_ip
@@ -27,18 +27,27 @@ class EventKind(StrEnum):
     SESSION_REVOKED = "session_revoked"
 
 
-async def record_event(user_id: int, kind: EventKind) -> None:
-    """Write one event for this request's client (its own short transaction)."""
-    db = get_db()
+_INSERT_EVENT = insert(AuthEvent)
+
+
+async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:
+    """Stage one event for this request's client in ``db``'s transaction (the caller commits)."""
     await db.execute(
-        insert(AuthEvent).values(
-            user_id=user_id,
-            kind=kind.value,
-            created_at=utcnow(),
-            ip=client_ip(current_app.extensions["trusted_proxies"])[:64],
-            user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
-        )
+        _INSERT_EVENT,
+        {
+            "user_id": user_id,
+            "kind": kind.value,
+            "created_at": utcnow(),
+            "ip": client_ip(current_app.extensions["trusted_proxies"])[:64],
+            "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+        },
     )
+
+
+async def record_event(user_id: int, kind: EventKind) -> None:
+    """Write one event for this request's client in a transaction of its own."""
+    db = get_db()
+    await add_event(db, user_id, kind)
     await db.commit()
 
 
@@ -50,7 +59,3 @@ async def recent_events(db: AsyncSession, user_id: int) -> Sequence[AuthEvent]:
         .limit(SHOWN_EVENTS)
     )
     return result.scalars().all()
-
-
-async def delete_events(db: AsyncSession, user_id: int) -> None:
-    await db.execute(delete(AuthEvent).where(AuthEvent.user_id == user_id))

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.config import Settings
@@ -46,6 +46,9 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_INSERT_SESSION = insert(UserSession).returning(UserSession.id)
+
+
 async def issue_session(
     db: AsyncSession, *, user: User, remember: bool, user_agent: str, settings: Settings
 ) -> tuple[str, ActiveSession]:
@@ -53,25 +56,29 @@ async def issue_session(
     token = new_session_token()
     now = utcnow()
     lifetime = settings.SESSION_REMEMBER_DURATION if remember else settings.SESSION_ABSOLUTE_TIMEOUT
-    row = UserSession(
-        token_digest=token_digest(token),
-        user_id=user.id,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + timedelta(seconds=lifetime),
-        remember=remember,
-        user_agent=user_agent[:USER_AGENT_MAX],
-    )
-    db.add(row)
-    await db.flush()
+    expires_at = now + timedelta(seconds=lifetime)
+    session_id = (
+        await db.execute(
+            _INSERT_SESSION,
+            {
+                "token_digest": token_digest(token),
+                "user_id": user.id,
+                "created_at": now,
+                "last_seen_at": now,
+                "expires_at": expires_at,
+                "remember": remember,
+                "user_agent": user_agent[:USER_AGENT_MAX],
+            },
+        )
+    ).scalar_one()
     return token, ActiveSession(
-        id=row.id,
+        id=session_id,
         user_id=user.id,
         username=user.username,
         user_created_at=user.created_at,
         created_at=now,
         last_seen_at=now,
-        expires_at=row.expires_at,
+        expires_at=expires_at,
         remember=remember,
     )
 

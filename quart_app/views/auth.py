@@ -76,8 +76,7 @@ async def register() -> Page:
         errors["username"] = ["That username is taken. Choose another one."]
         return await _register_page(409, username=username, errors=errors)
     _fresh_browser_session()
-    await start_session(user, remember=False, user_agent=_user_agent())
-    await record_event(user.id, EventKind.REGISTERED)
+    await start_session(user, remember=False, user_agent=_user_agent(), event=EventKind.REGISTERED)
     await flash(f"Welcome, {user.username}. Your account is ready.", "success")
     return redirect("/", 303)
 
@@ -127,8 +126,9 @@ async def login() -> Page:
     if pair_has_failures:
         await throttle.record_success(ip, username)
     _fresh_browser_session()
-    await start_session(attempt.user, remember=remember, user_agent=_user_agent())
-    await record_event(attempt.user.id, EventKind.LOGIN_SUCCEEDED)
+    await start_session(
+        attempt.user, remember=remember, user_agent=_user_agent(), event=EventKind.LOGIN_SUCCEEDED
+    )
     await flash(f"Signed in as {attempt.user.username}.", "success")
     return redirect(safe_next(request.args.get("next")), 303)
 
