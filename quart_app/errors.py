@@ -53,11 +53,19 @@ async def handle_database_error(error: Exception) -> Response:
     return response
 
 
+# A fixed page: shedding must stay cheap (no template, no session or database lookup).
+BUSY_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>503 Busy · Quart App</title><link rel="stylesheet" href="/static/style.css"></head>
+<body><main class="content"><section class="card"><h1>503 · Busy</h1>
+<p>Too many sign-ins at once. Please try again in a moment.</p>
+<p><a href="/">Back to the home page</a></p></section></main></body></html>
+"""
+
+
 async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
     """Load shedding: a fast 503 that tells the client when to come back."""
-    response = await render_error(
-        ServiceUnavailable("Too many sign-ins at once. Please try again in a moment.")
-    )
+    response = Response(BUSY_PAGE, status=503, content_type="text/html; charset=utf-8")
     response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 

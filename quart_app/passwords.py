@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import random
 import secrets
+import threading
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +15,7 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from quart import Quart, current_app
+from quart import Quart, current_app, request
 
 from quart_app.config import Settings
 
@@ -63,10 +66,29 @@ def password_problems(
     return problems
 
 
+# Forms whose POST runs argon2: shed them before any other work when the pool is full.
+HASHING_ENDPOINTS = frozenset({"auth.login", "auth.register", "account.password", "account.delete"})
+# Hashing threads run at a lower priority than the event loop (niceness +10 on Linux): under a login
+# storm the signed-in pages keep their latency and argon2 takes the CPU that is left.
+HASH_THREAD_NICENESS = 10
+
+
 class HashPoolBusy(Exception):
     """Every hashing thread is busy and the queue in front of them is full: shed this request."""
 
-    retry_after_seconds = 1
+    def __init__(self) -> None:
+        super().__init__()
+        # Jittered, so that shed clients do not all come back in the same second.
+        self.retry_after_seconds = random.randint(1, 3)  # noqa: S311
+
+
+def _lower_thread_priority() -> None:
+    try:
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + HASH_THREAD_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
+    except (AttributeError, OSError):
+        pass  # not Linux, or not permitted: hashing still works at normal priority
 
 
 class PasswordHasherPool:
@@ -112,7 +134,9 @@ class PasswordHasherPool:
         """Start the threads and make the dummy hash, so the first failed login costs no extra."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                max_workers=self.pool_size, thread_name_prefix="argon2"
+                max_workers=self.pool_size,
+                thread_name_prefix="argon2",
+                initializer=_lower_thread_priority,
             )
         await self.dummy_hash()
 
@@ -121,10 +145,14 @@ class PasswordHasherPool:
             self._executor.shutdown(wait=True, cancel_futures=True)
         self._executor = None
 
+    def is_saturated(self) -> bool:
+        """Whether the next hash would find every thread busy and the queue full."""
+        return self.admitted >= self.capacity
+
     async def _run(self, function: Callable[..., T], *args: str) -> T:
         if self._executor is None:
             raise RuntimeError("password hasher not started: call start() (a before_serving hook)")
-        if self.admitted >= self.capacity:
+        if self.is_saturated():
             raise HashPoolBusy()
         self.admitted += 1
         try:
@@ -171,6 +199,21 @@ def init_app(app: Quart, settings: Settings) -> None:
     app.before_serving(hasher.start)
     app.before_serving(load_common_passwords)
     app.after_serving(hasher.shutdown)
+    app.before_request(shed_when_saturated)
+
+
+async def shed_when_saturated() -> None:
+    """Admission control at the door: refuse a hashing form at once while the pool is full.
+
+    Checked before form parsing, CSRF, throttling and the user lookup, so that under overload a
+    refusal costs microseconds and queues behind nothing.
+    """
+    if (
+        request.method == "POST"
+        and request.endpoint in HASHING_ENDPOINTS
+        and get_hasher().is_saturated()
+    ):
+        raise HashPoolBusy()
 
 
 async def load_common_passwords() -> None:
