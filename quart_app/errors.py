@@ -46,11 +46,13 @@ async def handle_http_error(error: HTTPException) -> Response:
 
 async def handle_database_error(error: Exception) -> Response:
     log.error("database unavailable: %s", type(error).__name__)
-    response = await render_error(
-        ServiceUnavailable("The service is busy or briefly unavailable. Please try again shortly.")
+    # retry_after: werkzeug sends the Retry-After header, and the page says how long to wait.
+    return await render_error(
+        ServiceUnavailable(
+            "The service is busy or briefly unavailable. Please try again shortly.",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
     )
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
 
 
 # A fixed page: shedding must stay cheap (no template, no session or database lookup).
@@ -71,11 +73,12 @@ async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
 
 
 async def handle_throttled(error: Throttled) -> Response:
-    response = await render_error(
-        TooManyRequests("Too many attempts from your network. Please wait a little and retry.")
+    return await render_error(
+        TooManyRequests(
+            "Too many attempts from your network. Please wait a little and retry.",
+            retry_after=error.retry_after_seconds,
+        )
     )
-    response.headers["Retry-After"] = str(error.retry_after_seconds)
-    return response
 
 
 async def handle_unexpected_error(error: Exception) -> Response:

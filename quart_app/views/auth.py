@@ -94,7 +94,7 @@ async def login() -> Page:
         "password": [] if password else ["Enter your password."],
     }
     if any(errors.values()):
-        return await _login_page(400, username=username, errors=errors)
+        return await _login_page(400, username=username, remember=remember, errors=errors)
     settings = current_app.extensions["settings"]
     ip = client_ip(current_app.extensions["trusted_proxies"])
     throttle = get_throttle()
@@ -122,7 +122,9 @@ async def login() -> Page:
         await throttle.record_failure(ip, username)
         if attempt.user is not None:
             await record_event(attempt.user.id, EventKind.LOGIN_FAILED)
-        return await _login_page(401, username=username, login_error=GENERIC_LOGIN_ERROR)
+        return await _login_page(
+            401, username=username, remember=remember, login_error=GENERIC_LOGIN_ERROR
+        )
     if pair_has_failures:
         await throttle.record_success(ip, username)
     _fresh_browser_session()
@@ -143,8 +145,9 @@ async def logout() -> Page:
         await record_event(active.user_id, EventKind.LOGGED_OUT)
     await end_session(current_user)
     _fresh_browser_session()
-    await flash("You have been signed out.", "info")
     response = redirect("/", 303)
-    # Ask the browser to drop what it kept for this site (a shared computer's next user).
+    # Ask the browser to drop every cookie and storage of this site (a shared computer's next
+    # user). No flash message: a browser that obeys clears the cookie it would travel in; the
+    # home page, signed out, is the confirmation.
     response.headers["Clear-Site-Data"] = '"cookies", "storage"'
     return response

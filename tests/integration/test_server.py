@@ -99,7 +99,7 @@ async def test_register_logout_login_flow(live_server: LiveServer) -> None:
 
         assert_redirect_to_login(await client.get("/dashboard"))
         home = await client.get("/")
-        assert "You have been signed out." in home.text
+        assert 'href="/login"' in home.text  # the signed-out home page is the confirmation
         assert f"Hello, {username}" not in home.text
 
         token_before_login = await fetch_csrf_token(client, "/login?next=/dashboard")
