@@ -11,6 +11,7 @@ from quart import Quart
 from quart_auth import QuartAuth
 
 from quart_app import (
+    admission,
     cli,
     csrf,
     db,
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(health.bp)
     errors.init_app(app)
     cli.init_app(app)
+    admission.init_app(app, headers.security_headers(https_only=settings.COOKIE_SECURE))
     templating.drop_sync_context_processors(app)
     return app
 

@@ -13,6 +13,7 @@ from werkzeug.exceptions import (
     TooManyRequests,
 )
 
+from quart_app.admission import BUSY_PAGE
 from quart_app.db import DATABASE_ERRORS
 from quart_app.passwords import HashPoolBusy
 from quart_app.redirects import login_url
@@ -55,21 +56,14 @@ async def handle_database_error(error: Exception) -> Response:
     )
 
 
-# A fixed page: shedding must stay cheap (no template, no session or database lookup).
-BUSY_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>503 Busy · Quart App</title><link rel="stylesheet" href="/static/style.css"></head>
-<body><main class="content"><section class="card"><h1>503 · Busy</h1>
-<p>Too many sign-ins at once. Please try again in a moment.</p>
-<p><a href="/">Back to the home page</a></p></section></main></body></html>
-"""
-
-
 async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
-    """Load shedding: a fast 503 that tells the client when to come back."""
-    response = Response(BUSY_PAGE, status=503, content_type="text/html; charset=utf-8")
-    response.headers["Retry-After"] = str(error.retry_after_seconds)
-    return response
+    """Shed inside the app (the pool filled up after the door let the request in)."""
+    return Response(
+        BUSY_PAGE,
+        status=503,
+        headers={"Retry-After": str(error.retry_after_seconds)},
+        content_type="text/html; charset=utf-8",
+    )
 
 
 async def handle_throttled(error: Throttled) -> Response:

@@ -21,10 +21,16 @@ STATIC_ENDPOINTS = frozenset({"static"})
 STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 
 
-def init_app(app: Quart, *, https_only: bool) -> None:
+def security_headers(*, https_only: bool) -> dict[str, str]:
+    """The headers every response carries (HSTS only where the site is served over HTTPS)."""
     headers = dict(BASE_HEADERS)
     if https_only:
         headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+    return headers
+
+
+def init_app(app: Quart, *, https_only: bool) -> None:
+    headers = security_headers(https_only=https_only)
 
     async def add_security_headers(response: Response) -> Response:
         for name, value in headers.items():

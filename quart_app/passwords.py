@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from quart import Quart, current_app, request
+from quart import Quart, current_app
 
 from quart_app.config import Settings
 
@@ -66,11 +66,14 @@ def password_problems(
     return problems
 
 
-# Forms whose POST runs argon2: shed them before any other work when the pool is full.
-HASHING_ENDPOINTS = frozenset({"auth.login", "auth.register", "account.password", "account.delete"})
 # Hashing threads run at a lower priority than the event loop (niceness +10 on Linux): under a login
 # storm the signed-in pages keep their latency and argon2 takes the CPU that is left.
 HASH_THREAD_NICENESS = 10
+
+
+def shed_retry_after() -> int:
+    """Seconds a shed client should wait: jittered, so they do not all return in one second."""
+    return random.randint(1, 3)  # noqa: S311  (spreading load, not a secret)
 
 
 class HashPoolBusy(Exception):
@@ -78,8 +81,7 @@ class HashPoolBusy(Exception):
 
     def __init__(self) -> None:
         super().__init__()
-        # Jittered, so that shed clients do not all come back in the same second.
-        self.retry_after_seconds = random.randint(1, 3)  # noqa: S311
+        self.retry_after_seconds = shed_retry_after()
 
 
 def _lower_thread_priority() -> None:
@@ -199,21 +201,6 @@ def init_app(app: Quart, settings: Settings) -> None:
     app.before_serving(hasher.start)
     app.before_serving(load_common_passwords)
     app.after_serving(hasher.shutdown)
-    app.before_request(shed_when_saturated)
-
-
-async def shed_when_saturated() -> None:
-    """Admission control at the door: refuse a hashing form at once while the pool is full.
-
-    Checked before form parsing, CSRF, throttling and the user lookup, so that under overload a
-    refusal costs microseconds and queues behind nothing.
-    """
-    if (
-        request.method == "POST"
-        and request.endpoint in HASHING_ENDPOINTS
-        and get_hasher().is_saturated()
-    ):
-        raise HashPoolBusy()
 
 
 async def load_common_passwords() -> None:

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from quart_app import create_app
 from quart_app.passwords import HashPoolBusy, PasswordHasherPool
 from tests.conftest import PASSWORD, AuthActions
+from tests.test_headers import assert_security_headers
 
 
 class GatedHasher(PasswordHasher):
@@ -119,10 +120,14 @@ async def test_shedding_happens_before_any_other_work(app_config: dict[str, Any]
         try:
             holding = asyncio.ensure_future(hasher.verify(digest, "correct horse battery"))
             await asyncio.sleep(0)
-            for path in ("/login", "/register"):
+            for path in ("/login", "/register", "/account/password", "/account/delete"):
                 response = await app.test_client().post(path)
                 assert response.status_code == 503
                 assert "Too many sign-ins at once" in await response.get_data(as_text=True)
+                assert response.headers["Retry-After"] in {"1", "2", "3"}
+                assert_security_headers(response.headers)
+                assert response.headers["Cache-Control"] == "no-store"
+            assert (await app.test_client().post("/logout")).status_code == 400  # not hashing
             assert (await app.test_client().get("/login")).status_code == 200  # forms still load
             gate.set()
             assert await holding
