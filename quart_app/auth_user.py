@@ -39,7 +39,10 @@ class SessionUser(AuthUser):
             # that page then renders as signed out instead of failing the same way again.
             self._resolved = True
             settings: Settings = current_app.extensions["settings"]
-            self._session = await resolve_session(get_db(), self.auth_id or "", settings)
+            # A bare connection, not the request's ORM session: this runs on every signed-in
+            # request, and the ORM layers would be most of its cost.
+            async with current_app.extensions["database"].connect() as connection:
+                self._session = await resolve_session(connection, self.auth_id or "", settings)
             if self._session is None and self.action is Action.PASS:
                 self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
         return self._session

@@ -45,7 +45,9 @@ class Settings:
     HASH_POOL_SIZE: int = _option(os.cpu_count() or 1, minimum=1, maximum=256)
     # Hashes allowed to wait for a thread, per worker; past it a login is shed at once with 503
     # and Retry-After, so a login storm queues a bounded amount of work (and argon2 memory).
-    HASH_QUEUE_LIMIT: int = _option(32, minimum=0, maximum=100_000)
+    # 64: a storm of 64 clients is queued, not shed, even when the kernel hands every
+    # connection to one worker (it does not balance them).
+    HASH_QUEUE_LIMIT: int = _option(64, minimum=0, maximum=100_000)
     # Failed-login throttling (NIST SP 800-63B §5.2.2): per (IP, user) and per user from anywhere,
     # with exponential backoff from THROTTLE_BACKOFF_BASE seconds; 0 turns a limit off.
     THROTTLE_PAIR_LIMIT: int = _option(5, minimum=0)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -87,6 +88,12 @@ class Database:
         # expire_on_commit=False: objects stay readable after commit without a reload query.
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         await create_schema(self.engine)
+
+    def connect(self) -> AsyncConnection:
+        """A bare connection for hot-path Core queries (use as ``async with``)."""
+        if self.engine is None:
+            raise RuntimeError("database not started: run the app through its serving hooks")
+        return self.engine.connect()
 
     async def stop(self) -> None:
         if self.engine is not None:

@@ -108,7 +108,7 @@ class PasswordHasherPool:
         memory_cost: int,
         parallelism: int,
         pool_size: int,
-        queue_limit: int = 32,
+        queue_limit: int = 64,
     ) -> None:
         self.hasher = PasswordHasher(
             time_cost=time_cost,

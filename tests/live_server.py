@@ -136,7 +136,10 @@ def running_server(
         f"127.0.0.1:{port}",
         "--workers",
         str(WORKERS),
-        # The worker's pid in every access-log line, so tests can tell which worker answered.
+        # Access log on (hypercorn.toml leaves it off), with the worker's pid in every line, so
+        # tests can tell which worker answered.
+        "--access-logfile",
+        "-",
         "--access-logformat",
         '<pid %(p)s> "%(r)s" %(s)s',
         "quart_app.asgi:app",
