@@ -40,6 +40,36 @@ def throttle_overrides(extra: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+# Left out of the limiter's servers whatever --env says: they run the app's default throttles
+# (but for what the scenario raises) on a fresh SQLite database in their own instance folder.
+LIMITER_IGNORES_ENV = ("DATABASE_URL", "INSTANCE_PATH")
+THROTTLE_PREFIX = "THROTTLE_"
+
+
+def limiter_environment(
+    instance_path: Path, extra: Mapping[str, str], throttles: Mapping[str, str]
+) -> dict[str, str]:
+    """A limiter server's environment: the main one's, with the --env settings that are not
+    about throttles or the database (so HASH_POOL_SIZE and the like match), plus ``throttles``."""
+    kept = {
+        name: value
+        for name, value in extra.items()
+        if not name.startswith(THROTTLE_PREFIX) and name not in LIMITER_IGNORES_ENV
+    }
+    return app_environment(
+        instance_path, database_url=None, extra={**kept, **throttles}, throttles_off={}
+    )
+
+
+def throttle_settings(settings: Settings) -> dict[str, int]:
+    """Every throttle setting as the app derived it: what a limiter server ran with."""
+    return {
+        option.name: getattr(settings, option.name)
+        for option in dataclasses.fields(Settings)
+        if option.name.startswith(THROTTLE_PREFIX)
+    }
+
+
 def app_setting_names() -> set[str]:
     return {option.name for option in dataclasses.fields(Settings)} | set(EXTRA_APP_SETTINGS)
 

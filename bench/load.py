@@ -11,7 +11,7 @@ import ipaddress
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -174,6 +174,41 @@ async def login_loop(
         outcome = await full_login(client, rng.choice(usernames), password)
         recorder.record(outcome)
         await honour_retry_after(outcome, budget)
+
+
+def never() -> bool:
+    return False
+
+
+async def login_post_loop(
+    client: aiohttp.ClientSession,
+    usernames: Sequence[str],
+    password: str,
+    budget: Budget,
+    recorder: Recorder,
+    rng: random.Random,
+    *,
+    token: str | None = None,
+    stop: Callable[[], bool] = never,
+) -> str | None:
+    """POST /login back to back with a valid CSRF token, as a flood would: Retry-After ignored.
+
+    A new form (fresh cookies, GET /login) only when the last answer was not a 429: a success
+    starts a new browser session without the old token, while a 429 leaves the session alone.
+    Returns the token held at the end, so a next phase goes on with it instead of a GET.
+    """
+    while not stop() and budget.take(1 if token else 2):
+        fetched = token is None
+        if token is None:
+            page, token = await fetch_login_token(client)
+            if token is None:
+                recorder.record(page)
+                continue
+        answer = await submit_login(client, rng.choice(usernames), password, token)
+        recorder.record(replace(answer, requests=2) if fetched else answer)
+        if answer.status != 429:
+            token = None
+    return token
 
 
 async def page_loop(

@@ -47,6 +47,11 @@ database layer, then measures, all against 127.0.0.1 and each bounded in time an
   isolation    /dashboard latency from a few signed-in clients during a login storm
   overload     10x the storm's clients logging in at once: successes, shed answers
                (503/429 with Retry-After), timeouts, other 5xx; latency of shed answers
+  limiter      on two more servers (fresh SQLite each, same users) with the login throttles
+               on: the login storm again with the per-IP login rate raised out of reach
+               (server CPU per login, on vs off: what the limiter's counters cost), then the
+               app's default throttles and 8 clients' burst of POST /login from one IP
+               (303s before the limit, 429s with Retry-After, their latency and server CPU)
   memory       RSS of hypercorn's master and workers: idle, and peak during storm/overload
 
 Prints a live status line on stderr, one table on stdout (with PASS/MISS against the
@@ -54,7 +59,9 @@ targets) and writes JSON (default bench/results/latest.json).
 
 The app servers get the environment of this command minus every app setting (so the app's
 defaults are what is measured), plus COOKIE_SECURE=false, INSTANCE_PATH, DATABASE_URL (when
-given), the login throttles set to 0 (unless --keep-throttles) and each --env KEY=VALUE."""
+given), the login throttles set to 0 (unless --keep-throttles) and each --env KEY=VALUE.
+The limiter scenario's servers always keep the throttles and ignore --env's THROTTLE_*,
+DATABASE_URL and INSTANCE_PATH."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-throttles",
         action="store_true",
         help="leave the app's login throttles on (by default they are set to 0, off: every "
-        "virtual client shares 127.0.0.1, so a per-IP limit would be all that is measured)",
+        "virtual client shares 127.0.0.1, so a per-IP limit would be all that is measured); "
+        "the limiter scenario has them on either way",
     )
     return parser
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -70,6 +70,7 @@ class ResourceUsage:
     peak_rss: int  # largest sum of RSS over the server's processes at one sample
     samples: int
     server_cpu_cores: float  # CPU seconds used by all server processes / wall seconds
+    server_cpu_seconds: float  # the same CPU unrounded by time: a cost per answer divides it
     client_cpu_cores: float  # the same for this (load-generating) process
     worker_cpu_cores: list[float]  # per worker: shows whether load was spread over both
     other_cpu_cores: float  # the rest of the machine's busy CPU: other programs skew results
@@ -80,6 +81,7 @@ class ResourceUsage:
             "peak_rss_mib": round(self.peak_rss / MIB, 1),
             "rss_samples": self.samples,
             "server_cpu_cores": round(self.server_cpu_cores, 2),
+            "server_cpu_s": round(self.server_cpu_seconds, 3),
             "client_cpu_cores": round(self.client_cpu_cores, 2),
             "worker_cpu_cores": [round(cores, 2) for cores in self.worker_cpu_cores],
             "other_cpu_cores": round(self.other_cpu_cores, 2),
@@ -128,6 +130,7 @@ class ResourceWatch:
             peak_rss=self.peak_rss,
             samples=self.samples,
             server_cpu_cores=sum(used.values()) / wall,
+            server_cpu_seconds=sum(used.values()),
             client_cpu_cores=client_cpu / wall,
             worker_cpu_cores=[
                 used[pid] / wall for pid, role in sorted(self.roles.items()) if role == "worker"
@@ -156,3 +159,11 @@ class ResourceWatch:
                     self.roles[process.pid] = role_of(process, processes[0].pid)
         self.peak_rss = max(self.peak_rss, total)
         self.samples += 1
+
+
+def server_cpu_ms_per(resources: Mapping[str, Any], count: int) -> float | None:
+    """Server CPU milliseconds per answer over a watched scenario: what one login (or one 429)
+    costs the server, whichever core it ran on; None when nothing was counted."""
+    if count <= 0:
+        return None
+    return round(float(resources["server_cpu_s"]) * 1000 / count, 2)

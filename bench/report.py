@@ -43,6 +43,64 @@ def _statuses(result: Mapping[str, Any]) -> str:
     return ", ".join(f"{label}×{count}" for label, count in result["statuses"].items()) or "-"
 
 
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+,.2f}"
+
+
+def _limiter_rows(limits: Mapping[str, Any]) -> list[Row]:
+    """The limiter scenario's rows: informational, it has no target."""
+    storm, cpu, hit = limits["storm"], limits["cpu_ms_per_login"], limits["throttled"]
+    burst = hit["burst"]
+    pct3 = ("p50", "p95", "p99")
+    baseline = "off" if cpu["login_storm_throttles_off"] else "kept"
+    retry = hit["retry_after_s"]
+
+    def info(measure: str, value: str) -> Row:
+        return ("limiter", measure, value, "", "")
+
+    return [
+        info(
+            f"storm, throttles on: logins/s ({storm['clients']} clients)", _num(storm["ok_per_s"])
+        ),
+        info("storm: full login p50 / p95 / p99", _latency(storm["latency_ms"], pct3)),
+        info(
+            "storm: errors / timeouts / shed",
+            f"{storm['errors']} / {storm['timeouts']} / {storm['shed']}",
+        ),
+        info("storm: statuses", _statuses(storm)),
+        info("storm: CPU cores client / server / other", _cpu(storm)),
+        info("storm: per worker: CPU cores · connections", _per_worker(storm)),
+        info(
+            f"server CPU ms/login: throttles on / {baseline} (login storm) / limiter",
+            f"{_num(cpu['throttles_on'], 2)} / {_num(cpu['login_storm'], 2)}"
+            f" / {_signed(cpu['limiter_cost'])} ms",
+        ),
+        info(
+            f"burst ({hit['clients']} clients, {hit['limit_per_minute']}/min per IP): "
+            "303 before / after the limit",
+            f"{hit['served_before_limit']} / {hit['served_after_limit']}",
+        ),
+        info(
+            "burst: 429 with / without Retry-After",
+            f"{hit['count_429']} / {hit['count_429_without_retry_after']}",
+        ),
+        info(
+            "burst: Retry-After min / max",
+            f"{_num(retry['min'], 0)} / {_num(retry['max'], 0)} s",
+        ),
+        info("burst: 429 answer p50 / p99", _latency(hit["latency_429_ms"], ("p50", "p99"))),
+        info(
+            "burst: server CPU ms per 429 vs per login",
+            f"{_num(hit['server_cpu_ms_per_429'], 2)} vs {_num(cpu['throttles_on'], 2)} ms",
+        ),
+        info(
+            "burst: statuses (allowance; timed burst)",
+            f"{_statuses(hit['allowance'])}; {_statuses(burst)}",
+        ),
+        info("burst: CPU cores client / server / other", _cpu(burst)),
+    ]
+
+
 def _verdict(target: Target) -> str:
     ratio = target.ratio
     if target.passed is None or ratio is None:
@@ -171,6 +229,7 @@ def rows(results: Mapping[str, Any], targets: Mapping[str, Target]) -> list[Row]
         plain("overload", "statuses", _statuses(over)),
         plain("overload", "CPU cores client / server / other", _cpu(over)),
         plain("overload", "per worker: CPU cores · connections", _per_worker(over)),
+        *_limiter_rows(s["limiter"]),
         plain(
             "memory",
             f"idle RSS, all {len(mem['idle_processes'])} server processes",
@@ -245,12 +304,21 @@ def table(results: Mapping[str, Any], targets: list[Target]) -> str:
     return "\n".join(out)
 
 
+def _watched(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every ``resources`` in a scenario's result, nested ones too (the limiter's storm, burst)."""
+    found = [result["resources"]] if "resources" in result else []
+    for value in result.values():
+        if isinstance(value, Mapping) and value is not result.get("resources"):
+            found += _watched(value)
+    return found
+
+
 def busiest_other_load(results: Mapping[str, Any]) -> float:
     """The most CPU that programs other than the bench and its servers used in any scenario."""
     loads = [results["scenarios"]["hash_limit"]["other_cpu_cores"]]
     for result in results["scenarios"].values():
-        if isinstance(result, Mapping) and "resources" in result:
-            loads.append(result["resources"]["other_cpu_cores"])
+        if isinstance(result, Mapping):
+            loads += [resources["other_cpu_cores"] for resources in _watched(result)]
     return float(max(loads))
 
 

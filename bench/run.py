@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bench import scenarios
+from bench import limiter, scenarios
 from bench.appenv import (
     app_environment,
     app_revision,
@@ -212,6 +212,17 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
         if options.database_url:
             asyncio.run(delete_users(database_url, app_results["users_prefix"]))
 
+        limits = limiter.run(
+            options,
+            progress,
+            stack,
+            folder,
+            password_hash,
+            baseline=app_results["login_storm"],
+            baseline_throttles_off=limiter.login_throttles_off(settings),
+        )
+        progress.note(f"limiter: done ({limiter.one_line(limits)})")
+
     memory = _memory(app_results)
     memory["argon2_memory_mib"] = round(settings.ARGON2_MEMORY_COST / 1024, 1)
     memory["limit_mib"] = round(memory_limit_mib(memory, meta), 1)
@@ -230,6 +241,7 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
             "dashboard": app_results["dashboard"],
             "isolation": isolation,
             "overload": app_results["overload"],
+            "limiter": limits,
             "memory": memory,
         },
     }

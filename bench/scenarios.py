@@ -21,22 +21,25 @@ from bench.load import (
     fetch_login_token,
     honour_retry_after,
     login_loop,
+    login_post_loop,
     open_client,
     page_loop,
     sign_in,
     submit_login,
 )
 from bench.options import Options
-from bench.procstats import ResourceWatch
+from bench.procstats import ResourceWatch, server_cpu_ms_per
 from bench.progress import Progress
 from bench.seed import SeededUsers
 from bench.server import Server
-from bench.stats import Recorder
+from bench.stats import AnswerRecorder, Recorder
 
 FORM_FETCH_CONCURRENCY = (
     16  # overload: forms fetched a few at a time, fast enough to beat keep_alive_timeout
 )
 PREPARE_TIMEOUT_SECONDS = 60.0
+THROTTLED_CLIENTS = 8  # limiter: one IP's burst of login attempts
+THROTTLED_MAX_REQUESTS = 400  # ... bounded at this many requests, or D seconds
 
 
 @dataclass
@@ -77,7 +80,7 @@ async def _drive(
     server: Server,
     recorders: Sequence[Recorder],
     duration: float,
-    coroutines: Sequence[Coroutine[Any, Any, None]],
+    coroutines: Sequence[Coroutine[Any, Any, object]],
 ) -> dict[str, Any]:
     """Run the clients' loops with progress shown and the server's resources watched."""
     with ResourceWatch(server.processes) as watch:
@@ -235,3 +238,96 @@ async def overload(bench: Bench) -> dict[str, Any]:
     finally:
         await close_clients(clients)
     return {"clients": count, **recorder.summary(), "resources": resources}
+
+
+async def _form_token(client: aiohttp.ClientSession, token: str | None) -> str | None:
+    """``token``, or a fresh login form's when there is none."""
+    if token is not None:
+        return token
+    _, fetched = await fetch_login_token(client)
+    return fetched
+
+
+def _allowance_requests(limit_per_minute: int, clients: int) -> int:
+    """Requests enough to use up the per-IP allowance (GET + POST per success, and the answers
+    in flight when the first 429 comes), yet bounded if the limit never answers."""
+    return 4 * (limit_per_minute + clients)
+
+
+async def throttled_burst(bench: Bench, limit_per_minute: int) -> dict[str, Any]:
+    """THROTTLED_CLIENTS clients, all 127.0.0.1, POST /login with valid CSRF tokens, ignoring
+    Retry-After: first until the per-IP limit answers 429 (the allowance: those logins run
+    argon2), then for D seconds or THROTTLED_MAX_REQUESTS requests with the server watched, so
+    the CPU per 429 holds none of the allowance's argon2 work.
+    """
+    options = bench.options
+    names, password = bench.users.usernames, bench.users.password
+    clients = [open_client(bench.app.base_url, options.timeout) for _ in range(THROTTLED_CLIENTS)]
+    try:
+        await _balanced(clients, bench.app, "/healthz")
+        bench.progress.note(
+            f"limiter: {len(clients)} clients using up the allowance "
+            f"({limit_per_minute} logins/minute per IP)"
+        )
+        allowance = AnswerRecorder("allowance")
+        allowance_budget = Budget.for_seconds(
+            PREPARE_TIMEOUT_SECONDS, _allowance_requests(limit_per_minute, len(clients))
+        )
+
+        def limited() -> bool:
+            return allowance.answered(429) > 0
+
+        rngs = [bench.client_rng() for _ in clients]
+        tokens = await asyncio.gather(
+            *(
+                login_post_loop(c, names, password, allowance_budget, allowance, rng, stop=limited)
+                for c, rng in zip(clients, rngs, strict=True)
+            )
+        )
+        allowance.finish()
+        # A client whose last answer was a 303 needs a new form: fetched here, not in the burst.
+        tokens = await _bounded(
+            [_form_token(c, token) for c, token in zip(clients, tokens, strict=True)],
+            len(clients),
+        )
+        burst = AnswerRecorder("limiter 429")
+        budget = Budget.for_seconds(
+            options.duration, min(THROTTLED_MAX_REQUESTS, options.max_requests)
+        )
+        loops = [
+            login_post_loop(c, names, password, budget, burst, rng, token=token)
+            for c, rng, token in zip(clients, rngs, tokens, strict=True)
+        ]
+        resources = await _drive(bench.progress, bench.app, [burst], options.duration, loops)
+    finally:
+        await close_clients(clients)
+    return _throttled_summary(len(clients), limit_per_minute, allowance, burst, resources)
+
+
+def _throttled_summary(
+    clients: int,
+    limit_per_minute: int,
+    allowance: AnswerRecorder,
+    burst: AnswerRecorder,
+    resources: dict[str, Any],
+) -> dict[str, Any]:
+    """The burst's JSON form: 303s before and after the limit, 429s with and without
+    Retry-After (both phases), and the latency and server CPU of the burst's 429s alone."""
+    retry_afters = allowance.retry_afters + burst.retry_afters
+    without = "429 no Retry-After"
+    return {
+        "clients": clients,
+        "limit_per_minute": limit_per_minute,
+        "served_before_limit": allowance.answered(303),
+        "served_after_limit": burst.answered(303),
+        "count_429": allowance.statuses["429"] + burst.statuses["429"],
+        "count_429_without_retry_after": allowance.statuses[without] + burst.statuses[without],
+        "retry_after_s": {
+            "min": min(retry_afters, default=None),
+            "max": max(retry_afters, default=None),
+        },
+        "latency_429_ms": burst.answer_latency_ms(429),
+        "server_cpu_ms_per_429": server_cpu_ms_per(resources, burst.answered(429)),
+        "allowance": allowance.summary(),
+        "burst": {**burst.summary(), "resources": resources},
+    }

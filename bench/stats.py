@@ -128,3 +128,28 @@ class Recorder:
             },
             "statuses": dict(sorted(self.statuses.items())),
         }
+
+
+@dataclass
+class AnswerRecorder(Recorder):
+    """A Recorder that also keeps each status's answer latencies and every Retry-After, for a
+    scenario that judges one kind of answer (the limiter's 429s) among the others."""
+
+    answer_latencies: dict[int, list[float]] = field(default_factory=dict)
+    retry_afters: list[float] = field(default_factory=list)
+
+    def record(self, outcome: Outcome) -> None:
+        super().record(outcome)
+        if outcome.status is not None:
+            self.answer_latencies.setdefault(outcome.status, []).append(outcome.answer_latency)
+        if outcome.retry_after is not None:
+            self.retry_afters.append(outcome.retry_after)
+
+    def answered(self, status: int) -> int:
+        """Answers with ``status``, with or without Retry-After."""
+        return len(self.answer_latencies.get(status, ()))
+
+    def answer_latency_ms(self, status: int) -> dict[str, float | None]:
+        """p50 / p99 of the answers with ``status`` alone, in milliseconds."""
+        values = self.answer_latencies.get(status, [])
+        return {"p50": _ms(percentile(values, 50)), "p99": _ms(percentile(values, 99))}

@@ -15,8 +15,17 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT_SECONDS = 150  # the run itself takes about 15 s; the margin is for a busy machine
-SCENARIOS = ("hash_limit", "ceiling", "login_storm", "dashboard", "isolation", "overload", "memory")
+TIMEOUT_SECONDS = 150  # the run itself takes about 20 s; the margin is for a busy machine
+SCENARIOS = (
+    "hash_limit",
+    "ceiling",
+    "login_storm",
+    "dashboard",
+    "isolation",
+    "overload",
+    "limiter",
+    "memory",
+)
 LOAD_KEYS = (
     "requests",
     "ok",
@@ -80,10 +89,19 @@ def test_prints_one_table_and_progress(
     result, _ = bench_run
     for heading in ("argon2id t=", "HASH_POOL_SIZE=", "HASH_QUEUE_LIMIT=", "scenario", "targets:"):
         assert heading in result.stdout
-    for scenario in ("hash limit", "ceiling", "login storm", "dashboard", "isolation", "overload"):
+    for scenario in (
+        "hash limit",
+        "ceiling",
+        "login storm",
+        "dashboard",
+        "isolation",
+        "overload",
+        "limiter",
+    ):
         assert f"\n{scenario} " in result.stdout
     assert result.stdout.count("targets:") == 1
     assert "login_storm: done" in result.stderr  # progress goes to stderr, not into the table
+    assert "limiter: done" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Unclosed" not in result.stderr  # every aiohttp session was closed
 
@@ -112,6 +130,36 @@ def test_json_has_every_scenario_with_sane_values(
     overload = scenarios["overload"]
     assert overload["ok"] + overload["shed"] > 0
     assert overload["shed_without_retry_after"] == 0
+
+    limiter = scenarios["limiter"]
+    storm = limiter["storm"]
+    for key in LOAD_KEYS:
+        assert key in storm, f"limiter storm lacks {key}"
+    assert storm["throttles"]["THROTTLE_LOGIN_PER_MINUTE"] == 1_000_000
+    assert storm["throttles"]["THROTTLE_PAIR_LIMIT"] > 0  # the app's defaults: limiter on
+    assert storm["ok"] > 0
+    assert storm["statuses"].get("303", 0) > 0
+    assert storm["statuses"].get("429", 0) == 0  # the raised limit refused nobody
+    assert storm["server_errors_not_shed"] == 0
+    cpu = limiter["cpu_ms_per_login"]
+    assert cpu["throttles_on"] > 0
+    assert cpu["login_storm"] > 0
+    assert cpu["login_storm_throttles_off"] is True
+    assert cpu["limiter_cost"] == round(cpu["throttles_on"] - cpu["login_storm"], 2)
+
+    throttled = limiter["throttled"]
+    limit = throttled["limit_per_minute"]
+    assert throttled["throttles"]["THROTTLE_LOGIN_PER_MINUTE"] == limit > 0  # app default
+    assert 0 < throttled["served_before_limit"] <= limit
+    assert throttled["count_429"] > 0
+    assert throttled["count_429_without_retry_after"] == 0  # every 429 has Retry-After
+    assert 1 <= throttled["retry_after_s"]["min"] <= throttled["retry_after_s"]["max"] <= 60
+    assert throttled["latency_429_ms"]["p50"] is not None
+    assert throttled["server_cpu_ms_per_429"] > 0
+    burst = throttled["burst"]
+    assert burst["statuses"].get("429", 0) > 0
+    assert burst["server_errors_not_shed"] == 0
+    assert burst["resources"]["server_cpu_s"] > 0
 
     memory = scenarios["memory"]
     assert len(memory["idle_worker_mib"]) == results["meta"]["workers"] == 2
