@@ -22,6 +22,9 @@ from quart_app.config import Settings
 from quart_app.models import ThrottleCounter, utcnow
 from quart_app.users import username_key
 
+# Per worker: how many over-the-limit IPs are remembered (a few hundred KiB at most).
+REFUSAL_MEMO_SIZE = 10_000
+
 
 class Throttled(Exception):
     """Too many attempts: answer 429 with Retry-After, and do no argon2 work."""
@@ -133,16 +136,31 @@ class LoginThrottle:
     def __init__(self, store: DatabaseThrottleStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        # Keys this worker has seen over their limit, with the end of that window. Only ever
+        # used to refuse (never to admit), so it cannot let more through than the shared count;
+        # it spares the database a write per refused request during a flood.
+        self._refusing_until: dict[str, datetime] = {}
 
     async def check_ip_rate(self, action: str, ip: str, per_minute: int) -> None:
         """Count this POST against the IP's per-minute allowance; raise Throttled past it."""
         if per_minute <= 0:
             return
+        key = f"ip:{action}:{ip}"
         now = utcnow()
-        counter = await self.store.increment(f"ip:{action}:{ip}", timedelta(minutes=1), now)
+        refusing_until = self._refusing_until.get(key)
+        if refusing_until is not None and now < refusing_until:
+            raise Throttled(_seconds_until(refusing_until, now))
+        counter = await self.store.increment(key, timedelta(minutes=1), now)
         if counter.hits > per_minute:
             window_end = counter.window_started_at + timedelta(minutes=1)
+            self._remember_refusal(key, window_end, now)
             raise Throttled(_seconds_until(window_end, now))
+
+    def _remember_refusal(self, key: str, until: datetime, now: datetime) -> None:
+        if len(self._refusing_until) >= REFUSAL_MEMO_SIZE:  # bounded: drop what has expired
+            self._refusing_until = {k: t for k, t in self._refusing_until.items() if t > now}
+        if len(self._refusing_until) < REFUSAL_MEMO_SIZE:
+            self._refusing_until[key] = until
 
     def _keys(self, ip: str, username: str) -> tuple[str, str]:
         name = _name_digest(username)

@@ -204,3 +204,25 @@ async def test_purge_removes_only_finished_counters(throttle: LoginThrottle, clo
     assert await throttle.store.purge(clock.now, timedelta(hours=1)) == 0
     clock.advance(2 * 3600)
     assert await throttle.store.purge(clock.now, timedelta(hours=1)) == 4
+
+
+async def test_refused_posts_do_not_write_to_the_database(app_config: dict[str, Any]) -> None:
+    app = create_app({**app_config, "THROTTLE_LOGIN_PER_MINUTE": 2})
+    async with app.test_app():
+        auth = AuthActions(app.test_client())
+        statuses = [(await auth.login(f"user{i}", PASSWORD)).status_code for i in range(6)]
+        assert statuses == [401, 401, 429, 429, 429, 429]
+        counters = await app.extensions["throttle"].store.read(["ip:auth.login:<local>"])
+        # The third POST found the limit passed; the three after it were refused from memory.
+        assert counters["ip:auth.login:<local>"].hits == 3
+
+
+async def test_refusal_memory_is_per_window(app_config: dict[str, Any], clock: Clock) -> None:
+    app = create_app({**app_config, "THROTTLE_LOGIN_PER_MINUTE": 1})
+    async with app.test_app():
+        throttle = app.extensions["throttle"]
+        await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)
+        with pytest.raises(Throttled):
+            await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)
+        clock.advance(61)
+        await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)  # a new window
