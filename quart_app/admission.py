@@ -16,6 +16,9 @@ from quart_app.passwords import PasswordHasherPool, shed_retry_after
 
 # Forms whose POST runs argon2.
 HASHING_ENDPOINTS = frozenset({"auth.login", "auth.register", "account.password", "account.delete"})
+# The form too, not only its POST: a form served while the pool is full would only come back
+# as a POST to be refused, and rendering it is most of a refused login's cost.
+SHED_METHODS = frozenset({"GET", "HEAD", "POST"})
 # A fixed page: no template, no session, no database.
 BUSY_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -55,8 +58,8 @@ class AdmissionControl:
     ) -> None:
         if (
             scope["type"] == "http"
-            and scope["method"] == "POST"
             and scope["path"] in self.paths
+            and scope["method"] in SHED_METHODS
             and self.hasher.is_saturated()
         ):
             retry_after = str(shed_retry_after()).encode()

@@ -128,12 +128,16 @@ async def test_shedding_happens_before_any_other_work(app_config: dict[str, Any]
                 assert_security_headers(response.headers)
                 assert response.headers["Cache-Control"] == "no-store"
             assert (await app.test_client().post("/logout")).status_code == 400  # not hashing
-            assert (await app.test_client().get("/login")).status_code == 200  # forms still load
+            # The forms too: served now, they would only come back as POSTs to refuse.
+            for path in ("/login", "/register"):
+                assert (await app.test_client().get(path)).status_code == 503
+            assert (await app.test_client().get("/")).status_code == 200  # the rest of the site
             gate.set()
             assert await holding
         finally:
             gate.set()
         assert (await app.test_client().post("/login")).status_code == 400  # back to normal
+        assert (await app.test_client().get("/login")).status_code == 200
 
 
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="thread niceness is a POSIX feature")
