@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from sqlalchemy import func, select
 
 from quart_app import create_app
+from quart_app.models import Base, User, UserSession, utcnow
 
 # Tests hash hundreds of passwords; the production parameters are the subject of their own tests.
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
@@ -87,3 +90,46 @@ class AuthActions:
 @pytest.fixture
 def auth(client: Client) -> AuthActions:
     return AuthActions(client)
+
+
+class Clock:
+    """Stands in for the wall clock (monkeypatched into a module) so expiry needs no waiting."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+async def count_rows(app: Quart, model: type[Base]) -> int:
+    async with app.extensions["database"].sessionmaker() as db:
+        return (await db.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def users_and_sessions(app: Quart) -> tuple[int, int]:
+    """How many accounts and sessions exist: what a rejected request must not change."""
+    return await count_rows(app, User), await count_rows(app, UserSession)
+
+
+def auth_set_cookie(response: Any) -> str:
+    """The response's Set-Cookie header for the auth cookie, flags included."""
+    headers = response.headers.getlist("Set-Cookie")
+    return next(header for header in headers if header.startswith("auth="))
+
+
+def record_verifies(app: Quart) -> list[str]:
+    """Spy on the app's argon2 verifies (the real ones still run); returns the hashes verified."""
+    hasher = app.extensions["passwords"]
+    calls: list[str] = []
+    original = hasher._verify_sync
+
+    def counting_verify(password_hash: str, password: str) -> bool:
+        calls.append(password_hash)
+        return original(password_hash, password)
+
+    hasher._verify_sync = counting_verify
+    return calls

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 
 import pytest
 from quart import Quart
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import quart_app.sessions as sessions_module
 from quart_app.config import Settings
-from quart_app.models import User, UserSession, utcnow
+from quart_app.models import User, UserSession
 from quart_app.sessions import (
     issue_session,
     resolve_session,
@@ -20,19 +19,7 @@ from quart_app.sessions import (
     token_digest,
 )
 from quart_app.users import create_user
-
-
-class Clock:
-    """Stands in for the wall clock so expiry can be tested without waiting."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.conftest import Clock
 
 
 @pytest.fixture

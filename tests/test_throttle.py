@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,20 +10,8 @@ from quart import Quart
 
 import quart_app.throttle as throttle_module
 from quart_app import create_app
-from quart_app.models import utcnow
 from quart_app.throttle import LoginThrottle, Throttled
-from tests.conftest import PASSWORD, AuthActions, Client
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.conftest import PASSWORD, AuthActions, Client, Clock, record_verifies
 
 
 @pytest.fixture
@@ -54,7 +42,7 @@ async def test_pair_blocked_after_five_failures_with_doubling_backoff(
         await throttle.check_login("198.51.100.1", "alice")
     assert blocked.value.retry_after_seconds == 60
     await throttle.check_login("198.51.100.2", "alice")  # another IP is a different pair
-    clock.advance(61)
+    clock.advance(seconds=61)
     await throttle.record_failure("198.51.100.1", "alice")  # the sixth failure
     with pytest.raises(Throttled) as blocked:
         await throttle.check_login("198.51.100.1", "alice")
@@ -69,7 +57,7 @@ async def test_usernames_are_compared_normalised(throttle: LoginThrottle) -> Non
 
 async def test_pair_window_expires(throttle: LoginThrottle, clock: Clock) -> None:
     await fail(throttle, "198.51.100.1", "alice", 4)
-    clock.advance(15 * 60 + 1)
+    clock.advance(seconds=15 * 60 + 1)
     await fail(throttle, "198.51.100.1", "alice", 4)  # a new window: four more are allowed
     await throttle.check_login("198.51.100.1", "alice")
 
@@ -107,15 +95,7 @@ async def test_throttled_login_is_429_generic_page_and_costs_no_argon2(
     await auth.logout()
     for _ in range(5):
         assert (await auth.login("alice", "wrong password here")).status_code == 401
-    hasher = app.extensions["passwords"]
-    calls: list[str] = []
-    original = hasher._verify_sync
-
-    def counting_verify(password_hash: str, password: str) -> bool:
-        calls.append(password_hash)
-        return original(password_hash, password)
-
-    hasher._verify_sync = counting_verify
+    calls = record_verifies(app)
     response = await auth.login("alice", PASSWORD)  # even the right password waits
     html = await response.get_data(as_text=True)
     assert response.status_code == 429
@@ -202,7 +182,7 @@ async def test_purge_removes_only_finished_counters(throttle: LoginThrottle, clo
     await fail(throttle, "198.51.100.1", "alice", 5)  # blocked for a minute
     await fail(throttle, "198.51.100.2", "bob", 1)
     assert await throttle.store.purge(clock.now, timedelta(hours=1)) == 0
-    clock.advance(2 * 3600)
+    clock.advance(seconds=2 * 3600)
     assert await throttle.store.purge(clock.now, timedelta(hours=1)) == 4
 
 
@@ -224,5 +204,5 @@ async def test_refusal_memory_is_per_window(app_config: dict[str, Any], clock: C
         await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)
         with pytest.raises(Throttled):
             await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)
-        clock.advance(61)
+        clock.advance(seconds=61)
         await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)  # a new window

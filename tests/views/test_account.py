@@ -6,22 +6,17 @@ import re
 
 import pytest
 from quart import Quart
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from quart_app.models import AuthEvent, User, UserSession
-from tests.conftest import PASSWORD, AuthActions, Client
+from tests.conftest import PASSWORD, AuthActions, Client, auth_set_cookie, count_rows
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
-async def count(app: Quart, model: type[User] | type[UserSession] | type[AuthEvent]) -> int:
-    async with app.extensions["database"].sessionmaker() as db:
-        return (await db.execute(select(func.count()).select_from(model))).scalar_one()
-
-
 def auth_cookie(response: object) -> str:
-    headers = response.headers.getlist("Set-Cookie")  # type: ignore[attr-defined]
-    return next(header for header in headers if header.startswith("auth=")).split(";")[0]
+    """The auth cookie as a browser sends it back (name=value)."""
+    return auth_set_cookie(response).split(";")[0]
 
 
 def listed_sessions(html: str) -> list[tuple[bool, int]]:
@@ -57,7 +52,7 @@ async def test_account_posts_need_csrf(client: Client, auth: AuthActions, path: 
     await auth.register("alice")
     response = await client.post(path, form={"password": PASSWORD, "current_password": PASSWORD})
     assert response.status_code == 400
-    assert await count(auth.client.app, User) == 1  # type: ignore[attr-defined]
+    assert await count_rows(auth.client.app, User) == 1  # type: ignore[attr-defined]
 
 
 # --- password change ------------------------------------------------------------------------
@@ -110,7 +105,7 @@ async def test_password_change_ends_other_sessions_and_rotates_this_one(
     for old_cookie in (stolen, before):  # the stolen cookie and this session's old id: refused
         thief = app.test_client()
         assert (await thief.get("/dashboard", headers={"Cookie": old_cookie})).status_code == 302
-    assert await count(app, UserSession) == 1
+    assert await count_rows(app, UserSession) == 1
     await auth.logout()
     assert (await auth.login("alice", PASSWORD)).status_code == 401
     assert (await auth.login("alice", NEW_PASSWORD)).status_code == 303
@@ -193,7 +188,7 @@ async def test_revoke_others_keeps_only_this_session(
         await AuthActions(other).login("alice")
     response = await post(client, auth, "/account/sessions/revoke-others")
     assert response.status_code == 303
-    assert await count(app, UserSession) == 1
+    assert await count_rows(app, UserSession) == 1
     for other in others:
         assert (await other.get("/dashboard")).status_code == 302
     assert (await client.get("/dashboard")).status_code == 200
@@ -247,7 +242,7 @@ async def test_delete_with_wrong_password_is_400_and_keeps_everything(
     await auth.register("alice")
     response = await post(client, auth, "/account/delete", password="not my password")
     assert response.status_code == 400
-    assert await count(app, User) == 1
+    assert await count_rows(app, User) == 1
     assert (await client.get("/dashboard")).status_code == 200
 
 
@@ -259,11 +254,8 @@ async def test_delete_removes_user_sessions_events_and_signs_out(
     await AuthActions(other).login("alice")
     response = await post(client, auth, "/account/delete", password=PASSWORD)
     assert response.status_code == 303 and response.headers["Location"] == "/"
-    assert (await count(app, User), await count(app, UserSession), await count(app, AuthEvent)) == (
-        0,
-        0,
-        0,
-    )
+    for model in (User, UserSession, AuthEvent):
+        assert await count_rows(app, model) == 0
     assert (await client.get("/dashboard")).status_code == 302
     assert (await other.get("/dashboard")).status_code == 302
     assert "deleted" in await (await client.get("/")).get_data(as_text=True)

@@ -6,24 +6,19 @@ import asyncio
 
 import pytest
 from quart import Quart
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from quart_app.db import Database
 from quart_app.models import User, UserSession
-from tests.conftest import PASSWORD, AuthActions, Client, csrf_from
-
-
-async def count(app: Quart, model: type[User] | type[UserSession]) -> int:
-    database: Database = app.extensions["database"]
-    assert database.sessionmaker is not None
-    async with database.sessionmaker() as db:
-        return (await db.execute(select(func.count()).select_from(model))).scalar_one()
-
-
-def auth_cookie(response: object) -> str:
-    headers = response.headers.getlist("Set-Cookie")  # type: ignore[attr-defined]
-    return next(header for header in headers if header.startswith("auth="))
-
+from tests.conftest import (
+    PASSWORD,
+    AuthActions,
+    Client,
+    auth_set_cookie,
+    count_rows,
+    csrf_from,
+    record_verifies,
+)
 
 # --- register -------------------------------------------------------------------------------
 
@@ -34,8 +29,8 @@ async def test_register_signs_in_and_redirects_home(
     response = await auth.register("alice")
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
-    assert "HttpOnly" in auth_cookie(response) and "SameSite=Lax" in auth_cookie(response)
-    assert await count(app, User) == 1 and await count(app, UserSession) == 1
+    assert "HttpOnly" in auth_set_cookie(response) and "SameSite=Lax" in auth_set_cookie(response)
+    assert await count_rows(app, User) == 1 and await count_rows(app, UserSession) == 1
     assert (await client.get("/dashboard")).status_code == 200
 
 
@@ -56,7 +51,7 @@ async def test_register_taken_name_is_409_case_and_width_insensitive(
     html = await response.get_data(as_text=True)
     assert response.status_code == 409
     assert "That username is taken" in html
-    assert await count(app, User) == 1
+    assert await count_rows(app, User) == 1
 
 
 @pytest.mark.parametrize(
@@ -84,7 +79,7 @@ async def test_register_invalid_input_is_400_with_field_message(
     html = await response.get_data(as_text=True)
     assert response.status_code == 400
     assert message in html
-    assert await count(app, User) == 0
+    assert await count_rows(app, User) == 0
     assert "auth=" not in " ".join(response.headers.getlist("Set-Cookie"))
 
 
@@ -112,7 +107,7 @@ async def test_concurrent_registrations_of_one_name_yield_one_user(app: Quart) -
     names = ["racer", "RACER", "Racer", "racer", "ｒａｃｅｒ", "racer "]
     statuses = await asyncio.gather(*map(register, clients, tokens, names))
     assert sorted(statuses) == [303, 409, 409, 409, 409, 409]
-    assert await count(app, User) == 1
+    assert await count_rows(app, User) == 1
 
 
 # --- login ----------------------------------------------------------------------------------
@@ -127,13 +122,13 @@ async def test_login_success_redirects_home_with_fresh_session(
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
     assert "alice" in await (await client.get("/")).get_data(as_text=True)
-    assert await count(app, UserSession) == 1
+    assert await count_rows(app, UserSession) == 1
 
 
 async def test_login_issues_a_new_session_id_every_time(client: Client, auth: AuthActions) -> None:
     await auth.register("alice")
-    first = auth_cookie(await auth.login("alice"))
-    second = auth_cookie(await auth.login("alice"))
+    first = auth_set_cookie(await auth.login("alice"))
+    second = auth_set_cookie(await auth.login("alice"))
     assert first.split(";")[0] != second.split(";")[0]
 
 
@@ -143,7 +138,7 @@ async def test_login_again_revokes_the_previous_session(
     await auth.register("alice")
     await auth.login("alice")
     await auth.login("alice")
-    assert await count(app, UserSession) == 1
+    assert await count_rows(app, UserSession) == 1
 
 
 @pytest.mark.parametrize(
@@ -160,20 +155,13 @@ async def test_login_failure_is_401_with_one_generic_message(
     assert response.status_code == 401
     assert "Invalid username or password." in html
     assert password not in html
-    assert await count(app, UserSession) == 0
+    assert await count_rows(app, UserSession) == 0
     assert (await client.get("/dashboard")).status_code == 302
 
 
 async def test_login_unknown_user_costs_an_argon2_verify(app: Quart, auth: AuthActions) -> None:
     hasher = app.extensions["passwords"]
-    calls: list[str] = []
-    original = hasher._verify_sync
-
-    def counting_verify(password_hash: str, password: str) -> bool:
-        calls.append(password_hash)
-        return original(password_hash, password)
-
-    hasher._verify_sync = counting_verify
+    calls = record_verifies(app)
     await auth.register("alice")
     await auth.logout()
     await auth.login("alice", "wrong password here")
@@ -260,14 +248,14 @@ async def test_login_upgrades_hash_made_with_old_parameters(
 
 async def test_login_without_remember_sets_browser_session_cookie(auth: AuthActions) -> None:
     await auth.register("alice")
-    cookie = auth_cookie(await auth.login("alice"))
+    cookie = auth_set_cookie(await auth.login("alice"))
     assert "Expires" not in cookie and "Max-Age" not in cookie
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
 
 
 async def test_login_with_remember_sets_thirty_day_cookie(auth: AuthActions) -> None:
     await auth.register("alice")
-    cookie = auth_cookie(await auth.login("alice", remember=True))
+    cookie = auth_set_cookie(await auth.login("alice", remember=True))
     assert f"Max-Age={30 * 24 * 3600}" in cookie
 
 
@@ -298,7 +286,7 @@ async def test_logout_ends_session_and_redirects_home(
     response = await auth.logout()
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
-    assert await count(app, UserSession) == 0
+    assert await count_rows(app, UserSession) == 0
     assert (await client.get("/dashboard")).status_code == 302
 
 
@@ -306,7 +294,7 @@ async def test_logout_refuses_replayed_cookie(
     app: Quart, client: Client, auth: AuthActions
 ) -> None:
     await auth.register("alice")
-    stolen = auth_cookie(await auth.login("alice")).split(";")[0]
+    stolen = auth_set_cookie(await auth.login("alice")).split(";")[0]
     await auth.logout()
     thief = app.test_client()
     response = await thief.get("/dashboard", headers={"Cookie": stolen})
@@ -323,7 +311,7 @@ async def test_get_logout_shows_button_and_does_not_log_out(
     html = await response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'method="post" action="/logout"' in html
-    assert await count(app, UserSession) == 1
+    assert await count_rows(app, UserSession) == 1
     assert (await client.get("/dashboard")).status_code == 200
 
 
@@ -337,5 +325,5 @@ async def test_register_while_signed_in_replaces_the_previous_session(
 ) -> None:
     await auth.register("alice")
     await auth.register("bob")
-    assert await count(app, UserSession) == 1
+    assert await count_rows(app, UserSession) == 1
     assert "bob" in await (await client.get("/dashboard")).get_data(as_text=True)

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 from quart import Quart
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from quart_app.models import User, UserSession
-from tests.conftest import PASSWORD, AuthActions, Client
-
-
-async def stored(app: Quart) -> tuple[int, int]:
-    async with app.extensions["database"].sessionmaker() as db:
-        users = (await db.execute(select(func.count()).select_from(User))).scalar_one()
-        sessions = (await db.execute(select(func.count()).select_from(UserSession))).scalar_one()
-    return users, sessions
+from quart_app.models import User
+from tests.conftest import PASSWORD, AuthActions, Client, users_and_sessions
 
 
 def urlencoded(token: str, body: bytes) -> tuple[bytes, dict[str, str]]:
@@ -33,7 +26,7 @@ async def test_ten_megabyte_body_is_413(
     response = await client.post(path, data=data, headers=headers)
     assert response.status_code == 413
     assert "413" in await response.get_data(as_text=True)
-    assert await stored(app) == (0, 0)
+    assert await users_and_sessions(app) == (0, 0)
 
 
 @pytest.mark.parametrize("path", ["/register", "/login"])
@@ -45,7 +38,7 @@ async def test_raw_non_utf8_bytes_are_400(
     response = await client.post(path, data=data, headers=headers)
     assert response.status_code == 400
     assert "must be UTF-8 text" in await response.get_data(as_text=True)
-    assert await stored(app) == (0, 0)
+    assert await users_and_sessions(app) == (0, 0)
 
 
 async def test_percent_encoded_invalid_utf8_password_is_400(
@@ -56,7 +49,7 @@ async def test_percent_encoded_invalid_utf8_password_is_400(
     response = await client.post("/register", data=data, headers=headers)
     assert response.status_code == 400
     assert "not valid UTF-8" in await response.get_data(as_text=True)
-    assert await stored(app) == (0, 0)
+    assert await users_and_sessions(app) == (0, 0)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +65,7 @@ async def test_nul_characters_are_400_on_register(
     form["csrf_token"] = await auth.csrf("/register")
     response = await client.post("/register", form=form)
     assert response.status_code == 400
-    assert await stored(app) == (0, 0)
+    assert await users_and_sessions(app) == (0, 0)
 
 
 async def test_nul_in_login_is_a_plain_failure(app: Quart, auth: AuthActions) -> None:
@@ -80,7 +73,7 @@ async def test_nul_in_login_is_a_plain_failure(app: Quart, auth: AuthActions) ->
     await auth.logout()
     response = await auth.login("ali\x00ce", "nul\x00 in the password")
     assert response.status_code == 401
-    assert (await stored(app))[1] == 0
+    assert (await users_and_sessions(app))[1] == 0
 
 
 async def test_json_body_instead_of_form_is_400(
@@ -93,7 +86,7 @@ async def test_json_body_instead_of_form_is_400(
         headers={"X-CSRF-Token": token},
     )
     assert response.status_code == 400
-    assert await stored(app) == (0, 0)
+    assert await users_and_sessions(app) == (0, 0)
 
 
 async def test_multipart_without_boundary_is_400(
@@ -121,7 +114,7 @@ async def test_multipart_form_with_file_for_password_is_400(
     response = await client.post("/register", data=body, headers=headers)
     assert response.status_code == 400
     assert "Enter a password." in await response.get_data(as_text=True)
-    assert await stored(app) == (0, 0)
+    assert await users_and_sessions(app) == (0, 0)
 
 
 async def test_repeated_fields_use_the_first(app: Quart, client: Client, auth: AuthActions) -> None:

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 from quart import Quart
-from sqlalchemy import func, select
 
-from quart_app.models import User, UserSession
-from tests.conftest import PASSWORD, AuthActions, Client
-
-
-async def rows(app: Quart) -> tuple[int, int]:
-    async with app.extensions["database"].sessionmaker() as db:
-        users = (await db.execute(select(func.count()).select_from(User))).scalar_one()
-        sessions = (await db.execute(select(func.count()).select_from(UserSession))).scalar_one()
-    return users, sessions
-
+from tests.conftest import PASSWORD, AuthActions, Client, users_and_sessions
 
 FORMS = {
     "/register": {"username": "mallory", "password": PASSWORD},
@@ -30,14 +20,14 @@ async def test_post_without_valid_token_is_400_and_changes_nothing(
     app: Quart, client: Client, auth: AuthActions, path: str, token: str | None
 ) -> None:
     await auth.register("alice")
-    before = await rows(app)
+    before = await users_and_sessions(app)
     form = dict(FORMS[path])
     if token is not None:
         form["csrf_token"] = token
     response = await client.post(path, form=form)
     assert response.status_code == 400
     assert "did not come from this site" in await response.get_data(as_text=True)
-    assert await rows(app) == before
+    assert await users_and_sessions(app) == before
     assert (await client.get("/dashboard")).status_code == 200  # still signed in
 
 
@@ -49,7 +39,7 @@ async def test_token_of_another_browser_is_refused(app: Quart, auth: AuthActions
     form = {"username": "mallory", "password": PASSWORD, "csrf_token": foreign_token}
     response = await fresh.post("/register", form=form)
     assert response.status_code == 400
-    assert await rows(app) == (0, 0)
+    assert await users_and_sessions(app) == (0, 0)
 
 
 async def test_token_in_header_is_accepted(client: Client, auth: AuthActions) -> None:
