@@ -64,6 +64,10 @@ async def create_user(
 
 
 async def find_user(db: AsyncSession, username: str) -> User | None:
+    """The user with this name, if any. A name no one could have registered (too long, a NUL,
+    other characters) is not looked up at all: PostgreSQL refuses NUL in text outright."""
+    if username_problems(normalise_username(username)):
+        return None
     result = await db.execute(select(User).where(User.username_key == username_key(username)))
     return result.scalar_one_or_none()
 
@@ -89,7 +93,7 @@ async def authenticate(
     Unknown names are verified against a dummy hash so response time does not reveal which names
     exist. A hash made with older parameters is upgraded while the password is at hand.
     """
-    user = await find_user(db, username) if len(username) <= 4 * USERNAME_MAX else None
+    user = await find_user(db, username)
     await db.commit()  # end the read: no transaction stays open while argon2 runs
     if len(password) > max_password_length:
         return LoginAttempt(user, ok=False)  # no hash for anyone: nothing to learn from timing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 
 from quart_app import create_app
+from quart_app.db import make_engine
 from quart_app.models import Base, User, UserSession, utcnow
 
 # Tests hash hundreds of passwords; the production parameters are the subject of their own tests.
@@ -22,11 +24,37 @@ PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+# Set (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test) to run the suite on that database
+# instead of a fresh SQLite file per test; .ci/run runs the suite both ways.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+async def fresh_server_database(url: str) -> None:
+    """Empty a shared database server's schema, so each test starts from nothing."""
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.drop_all)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
-def app_config(tmp_path: Path) -> dict[str, Any]:
+async def database_url(tmp_path: Path) -> str:
+    if TEST_DATABASE_URL:
+        await fresh_server_database(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+sqlite_only = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="exercises the SQLite file itself")
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
     return {
         "INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'test.db'}",
+        "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key-" + "k" * 32,
         "COOKIE_SECURE": False,
         "HASH_POOL_SIZE": 2,

@@ -95,3 +95,9 @@ async def test_authenticate(app: Quart) -> None:
         too_long = await authenticate(db, username="dave", password="x" * 1025, **check)
         assert not too_long.ok
         assert await find_user(db, "Ｄave") is not None
+
+
+@pytest.mark.parametrize("username", ["ali\x00ce", "a" * 20000, "has space", ""])
+async def test_names_nobody_could_register_are_not_looked_up(app: Quart, username: str) -> None:
+    async with await db_session(app) as db:
+        assert await find_user(db, username) is None

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from quart_app import create_app
-from tests.conftest import PASSWORD, AuthActions, Client
+from tests.conftest import PASSWORD, AuthActions, Client, sqlite_only
 
 
 async def test_healthz_ok(client: Client) -> None:
@@ -15,6 +15,7 @@ async def test_healthz_ok(client: Client) -> None:
     assert await response.get_json() == {"status": "ok"}
 
 
+@sqlite_only
 async def test_database_outage_gives_503_not_500(
     app_config: dict[str, Any], tmp_path: Path
 ) -> None:
