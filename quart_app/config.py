@@ -31,6 +31,8 @@ class Settings:
     SECRET_KEY: str | None = None
     SECRET_KEY_FALLBACKS: tuple[str, ...] = ()
     DATABASE_URL: str | None = None
+    # Cross-request state kept outside the database (today: the throttle counters).
+    REDIS_URL: str | None = None
     COOKIE_SECURE: bool = True
     # Password policy: ASVS 4.0.3 §2.1.1 (at least 12) and §2.1.2 (allow at least 64, here 1024).
     PASSWORD_MIN_LENGTH: int = _option(12, minimum=8, maximum=1024)

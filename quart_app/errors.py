@@ -6,6 +6,7 @@ import logging
 
 from quart import Quart, Response, redirect, render_template, request
 from quart_auth import Unauthorized
+from redis.exceptions import RedisError
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
@@ -46,7 +47,7 @@ async def handle_http_error(error: HTTPException) -> Response:
 
 
 async def handle_database_error(error: Exception) -> Response:
-    log.error("database unavailable: %s", type(error).__name__)
+    log.error("database or Redis unavailable: %s", type(error).__name__)
     # retry_after: werkzeug sends the Retry-After header, and the page says how long to wait.
     return await render_error(
         ServiceUnavailable(
@@ -85,6 +86,6 @@ def init_app(app: Quart) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(HashPoolBusy, handle_hash_pool_busy)
     app.register_error_handler(Throttled, handle_throttled)
-    for error_type in DATABASE_ERRORS:
+    for error_type in (*DATABASE_ERRORS, RedisError):
         app.register_error_handler(error_type, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,6 +1,6 @@
 """Login throttling (NIST SP 800-63B §5.2.2, ASVS 2.2.1) on counters every worker shares.
 
-Counters live in the database (or, once configured, Redis), never in a worker's memory: with
+Counters live in the database, or in Redis when REDIS_URL is set, never in a worker's memory: with
 two workers, per-process counters would let through twice the limit, and a restart would
 forgive every attacker.
 """
@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from quart import Quart, current_app, request
-from sqlalchemy import case, delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quart_app.client_ip import client_ip
 from quart_app.config import Settings
-from quart_app.models import ThrottleCounter, utcnow
+from quart_app.models import utcnow
+from quart_app.throttle_redis import RedisThrottleStore
+from quart_app.throttle_store import DatabaseThrottleStore
 from quart_app.users import username_key
 
 # Per worker: how many over-the-limit IPs are remembered (a few hundred KiB at most).
@@ -34,93 +32,6 @@ class Throttled(Exception):
         self.retry_after_seconds = max(1, retry_after_seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class Counter:
-    hits: int
-    window_started_at: datetime
-    blocked_until: datetime | None
-
-
-class DatabaseThrottleStore:
-    """Fixed-window counters in the ``throttle_counters`` table, each change its own transaction."""
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.sessionmaker = sessionmaker
-
-    async def increment(self, key: str, window: timedelta, now: datetime) -> Counter:
-        """Count one hit in the key's current window (starting a new window when it is over)."""
-        expired = ThrottleCounter.window_started_at <= now - window
-        statement = (
-            update(ThrottleCounter)
-            .where(ThrottleCounter.key == key)
-            .values(
-                hits=case((expired, 1), else_=ThrottleCounter.hits + 1),
-                window_started_at=case((expired, now), else_=ThrottleCounter.window_started_at),
-            )
-            .returning(
-                ThrottleCounter.hits,
-                ThrottleCounter.window_started_at,
-                ThrottleCounter.blocked_until,
-            )
-        )
-        async with self.sessionmaker() as db:
-            for _ in range(3):  # an INSERT race with another worker is retried as an UPDATE
-                row = (await db.execute(statement)).one_or_none()
-                if row is not None:
-                    await db.commit()
-                    return Counter(*row)
-                try:
-                    await db.execute(
-                        insert(ThrottleCounter).values(key=key, hits=1, window_started_at=now)
-                    )
-                    await db.commit()
-                    return Counter(1, now, None)
-                except IntegrityError:
-                    await db.rollback()
-        raise RuntimeError(f"throttle counter {key!r} could not be written")
-
-    async def read(self, keys: list[str]) -> dict[str, Counter]:
-        async with self.sessionmaker() as db:
-            rows = await db.execute(
-                select(
-                    ThrottleCounter.key,
-                    ThrottleCounter.hits,
-                    ThrottleCounter.window_started_at,
-                    ThrottleCounter.blocked_until,
-                ).where(ThrottleCounter.key.in_(keys))
-            )
-            return {key: Counter(hits, started, blocked) for key, hits, started, blocked in rows}
-
-    async def block(self, key: str, until: datetime) -> None:
-        async with self.sessionmaker() as db:
-            await db.execute(
-                update(ThrottleCounter)
-                .where(ThrottleCounter.key == key)
-                .values(blocked_until=until)
-            )
-            await db.commit()
-
-    async def reset(self, key: str) -> None:
-        async with self.sessionmaker() as db:
-            await db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
-            await db.commit()
-
-    async def purge(self, now: datetime, longest_window: timedelta) -> int:
-        """Delete counters whose window and block are both over; returns how many."""
-        async with self.sessionmaker() as db:
-            result = await db.execute(
-                delete(ThrottleCounter).where(
-                    ThrottleCounter.window_started_at <= now - longest_window,
-                    or_(
-                        ThrottleCounter.blocked_until.is_(None),
-                        ThrottleCounter.blocked_until <= now,
-                    ),
-                )
-            )
-            await db.commit()
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
 def _name_digest(username: str) -> str:
     # Hashed: people type passwords into the username field, and keys stay a fixed size.
     return hashlib.sha256(username_key(username).encode()).hexdigest()[:32]
@@ -133,7 +44,9 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
 class LoginThrottle:
     """The policy: per-IP POST rates, and failed-login limits with exponential backoff."""
 
-    def __init__(self, store: DatabaseThrottleStore, settings: Settings) -> None:
+    def __init__(
+        self, store: DatabaseThrottleStore | RedisThrottleStore, settings: Settings
+    ) -> None:
         self.store = store
         self.settings = settings
         # Keys this worker has seen over their limit, with the end of that window. Only ever
@@ -209,11 +122,23 @@ class LoginThrottle:
 
 
 def init_app(app: Quart, settings: Settings) -> None:
+    """Counters in Redis when REDIS_URL is set (several hosts), else in the database."""
+
     async def start() -> None:
-        sessionmaker = app.extensions["database"].sessionmaker
-        app.extensions["throttle"] = LoginThrottle(DatabaseThrottleStore(sessionmaker), settings)
+        store: DatabaseThrottleStore | RedisThrottleStore
+        if settings.REDIS_URL:
+            store = RedisThrottleStore.from_url(settings.REDIS_URL)
+        else:
+            store = DatabaseThrottleStore(app.extensions["database"].sessionmaker)
+        app.extensions["throttle"] = LoginThrottle(store, settings)
+
+    async def stop() -> None:
+        throttle = app.extensions.get("throttle")
+        if throttle is not None and isinstance(throttle.store, RedisThrottleStore):
+            await throttle.store.close()
 
     app.before_serving(start)
+    app.after_serving(stop)
     app.before_request(check_ip_rates)
 
 

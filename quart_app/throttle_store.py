@@ -1,0 +1,99 @@
+"""Throttle counters in the database: fixed windows in ``throttle_counters``, every worker's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quart_app.models import ThrottleCounter
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    hits: int
+    window_started_at: datetime
+    blocked_until: datetime | None
+
+
+class DatabaseThrottleStore:
+    """Fixed-window counters in the ``throttle_counters`` table, each change its own transaction."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def increment(self, key: str, window: timedelta, now: datetime) -> Counter:
+        """Count one hit in the key's current window (starting a new window when it is over)."""
+        expired = ThrottleCounter.window_started_at <= now - window
+        statement = (
+            update(ThrottleCounter)
+            .where(ThrottleCounter.key == key)
+            .values(
+                hits=case((expired, 1), else_=ThrottleCounter.hits + 1),
+                window_started_at=case((expired, now), else_=ThrottleCounter.window_started_at),
+            )
+            .returning(
+                ThrottleCounter.hits,
+                ThrottleCounter.window_started_at,
+                ThrottleCounter.blocked_until,
+            )
+        )
+        async with self.sessionmaker() as db:
+            for _ in range(3):  # an INSERT race with another worker is retried as an UPDATE
+                row = (await db.execute(statement)).one_or_none()
+                if row is not None:
+                    await db.commit()
+                    return Counter(*row)
+                try:
+                    await db.execute(
+                        insert(ThrottleCounter).values(key=key, hits=1, window_started_at=now)
+                    )
+                    await db.commit()
+                    return Counter(1, now, None)
+                except IntegrityError:
+                    await db.rollback()
+        raise RuntimeError(f"throttle counter {key!r} could not be written")
+
+    async def read(self, keys: list[str]) -> dict[str, Counter]:
+        async with self.sessionmaker() as db:
+            rows = await db.execute(
+                select(
+                    ThrottleCounter.key,
+                    ThrottleCounter.hits,
+                    ThrottleCounter.window_started_at,
+                    ThrottleCounter.blocked_until,
+                ).where(ThrottleCounter.key.in_(keys))
+            )
+            return {key: Counter(hits, started, blocked) for key, hits, started, blocked in rows}
+
+    async def block(self, key: str, until: datetime) -> None:
+        async with self.sessionmaker() as db:
+            await db.execute(
+                update(ThrottleCounter)
+                .where(ThrottleCounter.key == key)
+                .values(blocked_until=until)
+            )
+            await db.commit()
+
+    async def reset(self, key: str) -> None:
+        async with self.sessionmaker() as db:
+            await db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+            await db.commit()
+
+    async def purge(self, now: datetime, longest_window: timedelta) -> int:
+        """Delete counters whose window and block are both over; returns how many."""
+        async with self.sessionmaker() as db:
+            result = await db.execute(
+                delete(ThrottleCounter).where(
+                    ThrottleCounter.window_started_at <= now - longest_window,
+                    or_(
+                        ThrottleCounter.blocked_until.is_(None),
+                        ThrottleCounter.blocked_until <= now,
+                    ),
+                )
+            )
+            await db.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
