@@ -1,0 +1,139 @@
+"""Two app servers (two workers each) behind different addresses, sharing PostgreSQL and Redis.
+
+Needs TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL; .ci/run's PostgreSQL pass runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from quart_app.db import make_engine
+from quart_app.models import User
+from tests.conftest import fresh_server_database
+from tests.integration.helpers import (
+    AUTH_COOKIE,
+    fetch_csrf_token,
+    login,
+    logout,
+    register,
+    unique_password,
+    unique_username,
+)
+from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+pytestmark = pytest.mark.skipif(
+    not (DATABASE_URL.startswith("postgresql") and REDIS_URL),
+    reason="needs TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL; .ci/run's PostgreSQL pass",
+)
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
+    async def reset() -> None:
+        await fresh_server_database(DATABASE_URL)
+        client = Redis.from_url(REDIS_URL)
+        await client.flushdb()
+        await client.aclose()
+
+    asyncio.run(reset())
+    shared = {"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL}
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(
+                running_server(
+                    tmp_path_factory.mktemp(f"host-{name}"),
+                    secret_key=TEST_SECRET_KEY,
+                    extra_env=shared,
+                )
+            )
+            for name in ("a", "b")
+        ]
+        yield servers[0], servers[1]
+
+
+async def client(server: LiveServer, cookies: httpx.Cookies | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, cookies=cookies, timeout=30)
+
+
+async def test_signed_in_on_one_host_signed_in_on_the_other(
+    hosts: tuple[LiveServer, LiveServer],
+) -> None:
+    username, password = unique_username("roamer"), unique_password()
+    async with await client(hosts[0]) as on_a:
+        assert (await register(on_a, username, password)).status_code == 303
+        # The same browser's cookies reach host B, as a load balancer would send them.
+        async with await client(hosts[1], on_a.cookies) as on_b:
+            response = await on_b.get("/dashboard")
+    assert response.status_code == 200 and f"<dd>{username}</dd>" in response.text
+
+
+async def test_logout_on_one_host_is_refused_on_the_other(
+    hosts: tuple[LiveServer, LiveServer],
+) -> None:
+    username, password = unique_username("leaver"), unique_password()
+    async with await client(hosts[0]) as on_a:
+        assert (await register(on_a, username, password)).status_code == 303
+        copied = on_a.cookies[AUTH_COOKIE]
+        async with await client(hosts[1], on_a.cookies) as on_b:
+            assert (await logout(on_b)).status_code == 303
+    async with await client(hosts[0]) as replay:
+        replay.cookies.set(AUTH_COOKIE, copied)
+        response = await replay.get("/dashboard")
+    assert response.status_code == 302 and response.headers["location"].startswith("/login")
+
+
+async def test_failed_logins_are_counted_across_hosts(
+    hosts: tuple[LiveServer, LiveServer],
+) -> None:
+    username, password = unique_username("target"), unique_password()
+    async with await client(hosts[0]) as first:
+        assert (await register(first, username, password)).status_code == 303
+    statuses = []
+    for attempt in range(7):
+        async with await client(hosts[attempt % 2]) as attacker:
+            statuses.append((await login(attacker, username, "wrong " + password)).status_code)
+    # Per-host counters would allow five failures on each host; shared ones allow five in all.
+    assert statuses == [401] * 5 + [429] * 2
+    async with await client(hosts[1]) as owner:
+        assert (await login(owner, username, password)).status_code == 429
+
+
+async def test_registration_race_across_hosts_yields_one_user(
+    hosts: tuple[LiveServer, LiveServer],
+) -> None:
+    username = unique_username("race")
+    browsers = [await client(hosts[i % 2]) for i in range(8)]
+    try:
+        tokens = await asyncio.gather(*(fetch_csrf_token(b, "/register") for b in browsers))
+        responses = await asyncio.gather(
+            *(
+                b.post(
+                    "/register",
+                    data={"username": username, "password": unique_password(), "csrf_token": t},
+                )
+                for b, t in zip(browsers, tokens, strict=True)
+            )
+        )
+    finally:
+        for browser in browsers:
+            await browser.aclose()
+    assert sorted(r.status_code for r in responses) == [303] + [409] * 7
+    engine = make_engine(DATABASE_URL)
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(
+                select(func.count()).select_from(User).where(User.username_key == username.lower())
+            )
+    finally:
+        await engine.dispose()
+    assert count == 1
