@@ -7,9 +7,15 @@ emptied). Without it these tests skip, except under CI=true, where they must run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +28,7 @@ from quart_app.models import utcnow
 from quart_app.throttle import LoginThrottle, Throttled
 from quart_app.throttle_redis import KEY_PREFIX, RedisThrottleStore
 from tests.conftest import PASSWORD, AuthActions, Clock, users_and_sessions
+from tests.live_server import free_port
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 if not TEST_REDIS_URL and os.environ.get("CI") != "true":
@@ -144,3 +151,66 @@ async def test_redis_going_away_gives_503_not_500(app_config: dict[str, Any]) ->
         response = await auth.client.post("/login", form=form)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
+
+
+class PrivateRedis:
+    """A Redis server of one test's own, on a free port, so stopping it disturbs nobody."""
+
+    def __init__(self, executable: str, folder: Path) -> None:
+        self.command = [executable, "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*self.command, "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):  # bounded: about 10 s
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.1),
+            ):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not installed (the Redis tests need it)")
+    server = PrivateRedis(executable, tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_redis_stopping_and_returning_mid_run(
+    app_config: dict[str, Any], private_redis: PrivateRedis
+) -> None:
+    app = create_app({**app_config, "REDIS_URL": private_redis.url})
+    async with app.test_app():
+        auth = AuthActions(app.test_client())
+        assert (await auth.register("grace")).status_code == 303
+        await auth.logout()
+        assert (await auth.login("grace", "wrong password here")).status_code == 401
+
+        private_redis.stop()  # the service goes away mid-run
+        token = await auth.csrf("/login")
+        form = {"username": "grace", "password": PASSWORD, "csrf_token": token}
+        response = await auth.client.post("/login", form=form)
+        assert response.status_code == 503  # a clean refusal, not a 500 or a hang
+        assert (await auth.client.get("/")).status_code == 200  # the rest of the site is up
+
+        private_redis.start()  # ...and comes back: the app recovers by itself
+        assert (await auth.login("grace")).status_code == 303
