@@ -1,4 +1,4 @@
-"""Command-line tasks: ``quart --app quart_app init-db`` and ``create-user USERNAME``."""
+"""Command-line tasks: ``quart --app quart_app db-upgrade``, ``init-db``, ``create-user NAME``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from quart import Quart
 from quart.cli import ScriptInfo
 
 from quart_app.config import Settings
-from quart_app.db import Database
+from quart_app.db import Database, make_engine
 from quart_app.passwords import PasswordHasherPool, password_problems
+from quart_app.schema import head_revision, upgrade
 from quart_app.users import UsernameTaken, create_user, normalise_username, username_problems
 
 
@@ -23,17 +24,26 @@ def _app() -> Quart:
     return click.get_current_context().ensure_object(ScriptInfo).load_app()
 
 
+@click.command("db-upgrade")
+def db_upgrade_command() -> None:
+    """Apply the schema migrations not yet applied (back up the database first)."""
+    asyncio.run(_upgrade(_app().extensions["database"].url))
+    click.echo(f"Database at revision {head_revision()}.")
+
+
 @click.command("init-db")
 def init_db_command() -> None:
-    """Create the database tables (the app also does this when it starts)."""
-    asyncio.run(_init_db(_app().extensions["database"].url))
+    """Create the schema on a new database (start-up does this too); same as db-upgrade."""
+    asyncio.run(_upgrade(_app().extensions["database"].url))
     click.echo("Database ready.")
 
 
-async def _init_db(url: str) -> None:
-    database = Database(url)
-    await database.start()
-    await database.stop()
+async def _upgrade(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
 
 
 @click.command("create-user")
@@ -80,4 +90,5 @@ async def _create_user(url: str, settings: Settings, username: str, password: st
 
 def init_app(app: Quart) -> None:
     app.cli.add_command(init_db_command)
+    app.cli.add_command(db_upgrade_command)
     app.cli.add_command(create_user_command)

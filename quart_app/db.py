@@ -1,9 +1,7 @@
-"""Engine lifetime, one AsyncSession per request, SQLite pragmas, and schema set-up."""
+"""Engine lifetime, one AsyncSession per request, SQLite pragmas; the schema via schema.py."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from quart_app.models import Base
-
-log = logging.getLogger(__name__)
+from quart_app.schema import ensure_schema
 
 # Long enough for a queue of writers under a login storm; short enough that a stuck lock is a 503.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-SCHEMA_ATTEMPTS = 5
 # What "the database is unreachable or overloaded" looks like: answered with 503, never 500.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeoutError, OSError)
 
@@ -57,24 +52,6 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-async def create_schema(engine: AsyncEngine) -> None:
-    """Create missing tables, safe when several workers start at once.
-
-    Two workers can both see a table missing and both try to create it; the loser's error is
-    retried, and the retry's existence check then finds the table.
-    """
-    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all, checkfirst=True)
-            return
-        except DBAPIError:
-            if attempt == SCHEMA_ATTEMPTS:
-                raise
-            log.info("schema creation raced another worker; retrying (%d)", attempt)
-            await asyncio.sleep(0.05 * attempt)
-
-
 class Database:
     """The app's engine and session factory, alive between before_serving and after_serving."""
 
@@ -87,7 +64,11 @@ class Database:
         self.engine = make_engine(self.url)
         # expire_on_commit=False: objects stay readable after commit without a reload query.
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        await create_schema(self.engine)
+        try:
+            await ensure_schema(self.engine)
+        except BaseException:
+            await self.stop()  # no pooled connections left behind by a refused start
+            raise
 
     def connect(self) -> AsyncConnection:
         """A bare connection for hot-path Core queries (use as ``async with``)."""

@@ -64,6 +64,21 @@ def users(database: Path) -> list[tuple[str, str, str]]:
         ).fetchall()
 
 
+def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
+    runner: QuartCliRunner, database: Path
+) -> None:
+    assert invoke(runner, ["init-db"]).exit_code == 0
+    with closing(sqlite3.connect(database)) as connection:  # as if made by the first revision
+        connection.execute("DROP TABLE auth_events")
+        connection.execute("DROP TABLE throttle_counters")
+        connection.execute("UPDATE alembic_version SET version_num = '0001'")
+        connection.commit()
+    result = invoke(runner, ["db-upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "Database at revision 0002." in result.output
+    assert {"auth_events", "throttle_counters"} <= tables(database)
+
+
 def test_init_db_creates_the_tables(runner: QuartCliRunner, database: Path) -> None:
     assert not database.exists()
     result = invoke(runner, ["init-db"])

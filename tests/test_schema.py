@@ -1,0 +1,82 @@
+"""The schema is the migrations: they agree with the models, new databases are migrated at start,
+and a database behind the code stops the app with the command to run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from quart.testing.app import LifespanError
+from sqlalchemy import Connection, text
+
+from quart_app import create_app
+from quart_app.db import make_engine
+from quart_app.models import Base
+from quart_app.schema import (
+    SchemaOutOfDate,
+    alembic_config,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
+
+
+def differences(connection: Connection) -> list[Any]:
+    return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+
+def revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        await ensure_schema(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_new_database_is_migrated_at_start(app_config: dict[str, Any]) -> None:
+    app = create_app(app_config)
+    async with app.test_app():
+        async with app.extensions["database"].connect() as connection:
+            assert await connection.run_sync(revision) == head_revision() == "0002"
+
+
+async def test_database_behind_the_code_refuses_to_start(
+    app_config: dict[str, Any], database_url: str
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0001"))
+        # Quart reports a failed start-up as LifespanError, carrying our message.
+        with pytest.raises(LifespanError, match=r"at revision 0001.*needs 0002.*db-upgrade"):
+            async with create_app(app_config).test_app():
+                pass
+        with pytest.raises(SchemaOutOfDate):  # still refused: never migrated behind one's back
+            await ensure_schema(engine)
+        await upgrade(engine)  # what db-upgrade does
+        async with create_app(app_config).test_app():
+            pass  # and now it starts
+    finally:
+        await engine.dispose()
+
+
+async def test_unversioned_tables_are_refused(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        with pytest.raises(SchemaOutOfDate, match="unversioned"):
+            await ensure_schema(engine)
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM users")) == 0
+    finally:
+        await engine.dispose()
