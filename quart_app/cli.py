@@ -11,7 +11,7 @@ from quart.cli import ScriptInfo
 from quart_app.config import Settings
 from quart_app.db import Database, make_engine
 from quart_app.passwords import PasswordHasherPool, password_problems
-from quart_app.schema import head_revision, upgrade
+from quart_app.schema import head_revision, migration_lock, upgrade
 from quart_app.users import UsernameTaken, create_user, normalise_username, username_problems
 
 
@@ -41,7 +41,8 @@ def init_db_command() -> None:
 async def _upgrade(url: str) -> None:
     engine = make_engine(url)
     try:
-        await upgrade(engine)
+        async with migration_lock(engine):  # never alongside a starting worker's migration
+            await upgrade(engine)
     finally:
         await engine.dispose()
 

@@ -3,6 +3,10 @@ and a database behind the code stops the app with the command to run."""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,3 +84,31 @@ async def test_unversioned_tables_are_refused(database_url: str) -> None:
             assert await connection.scalar(text("SELECT count(*) FROM users")) == 0
     finally:
         await engine.dispose()
+
+
+def migrate_in_a_new_process(url: str, barrier: Any) -> str | None:
+    """What a starting hypercorn worker does: ensure the schema, then report the revision."""
+
+    async def run() -> str | None:
+        engine = make_engine(url)
+        try:
+            barrier.wait(timeout=60)  # all processes reach the schema check together
+            await ensure_schema(engine)
+            async with engine.connect() as connection:
+                return await connection.run_sync(revision)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_workers_starting_together_on_a_new_database_all_start(tmp_path: Path) -> None:
+    # Without the migration lock a worker could look while another was half-way through the
+    # migration (some tables, no revision yet), call that "behind", and refuse to start.
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):  # the race is a matter of timing: give it a few chances
+        url = f"sqlite+aiosqlite:///{tmp_path / f'fresh-{attempt}.db'}"
+        with context.Manager() as manager, ProcessPoolExecutor(4, mp_context=context) as pool:
+            barrier = manager.Barrier(4)
+            revisions = list(pool.map(migrate_in_a_new_process, [url] * 4, [barrier] * 4))
+        assert revisions == [head_revision()] * 4
