@@ -92,25 +92,22 @@ def app_environment(
     return env
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(  # noqa: S603 - fixed git arguments, never user input
+        ["git", *args],  # noqa: S607 - git from PATH
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout.strip()
+
+
 def app_revision() -> str:
     """The commit measured, and whether the app's files differ from it (work in progress)."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--", "quart_app", "templates"],  # noqa: S607
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short", "HEAD")
+        changed = _git("status", "--porcelain", "--", "quart_app", "templates")
     except (OSError, subprocess.SubprocessError):
         return "unknown (no git)"
     return f"{commit} + uncommitted app changes" if changed else commit
