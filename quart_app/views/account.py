@@ -37,12 +37,22 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 Page = str | tuple[str, int] | WerkzeugResponse
 
 
-async def _signed_in() -> tuple[ActiveSession, User]:
+async def _active() -> ActiveSession:
+    """This request's session (login_required has already resolved it: no query here)."""
     active = await current_user.load()
-    user = await get_user(get_db(), active.user_id) if active is not None else None
-    if active is None or user is None:
+    if active is None:
         abort(401)
-    return active, user
+    return active
+
+
+async def _account(active: ActiveSession) -> User:
+    """The signed-in user's row, for the pages that check or change the password."""
+    db = get_db()
+    user = await get_user(db, active.user_id)
+    await db.commit()  # end the read: no transaction stays open while argon2 runs
+    if user is None:
+        abort(401)
+    return user
 
 
 async def _reauthenticate(user: User, password: str) -> bool:
@@ -68,7 +78,8 @@ async def _reauthenticate(user: User, password: str) -> bool:
 async def password() -> Page:
     if request.method == "GET":
         return await render_template("account/password.html")
-    active, user = await _signed_in()
+    active = await _active()
+    user = await _account(active)
     form = await read_form()
     current, new = field(form, "current_password"), field(form, "new_password")
     settings = current_app.extensions["settings"]
@@ -107,7 +118,7 @@ def _signed_out_elsewhere(count: int) -> str:
 @bp.get("/sessions")
 @login_required
 async def sessions() -> str:
-    active, _ = await _signed_in()
+    active = await _active()
     listings = await list_user_sessions(
         get_db(),
         user_id=active.user_id,
@@ -120,11 +131,11 @@ async def sessions() -> str:
 @bp.post("/sessions/<int:session_id>/revoke")
 @login_required
 async def revoke(session_id: int) -> WerkzeugResponse:
-    active, user = await _signed_in()
+    active = await _active()
     # Scoped by user: another user's session id is "not found", never revoked or revealed.
-    if not await revoke_user_session(get_db(), user_id=user.id, session_id=session_id):
+    if not await revoke_user_session(get_db(), user_id=active.user_id, session_id=session_id):
         abort(404)
-    await record_event(user.id, EventKind.SESSION_REVOKED)
+    await record_event(active.user_id, EventKind.SESSION_REVOKED)
     if session_id == active.id:
         logout_user()
         session.clear()
@@ -137,12 +148,12 @@ async def revoke(session_id: int) -> WerkzeugResponse:
 @bp.post("/sessions/revoke-others")
 @login_required
 async def revoke_others() -> WerkzeugResponse:
-    active, user = await _signed_in()
+    active = await _active()
     db = get_db()
-    ended = await revoke_other_sessions(db, user_id=user.id, keep_id=active.id)
+    ended = await revoke_other_sessions(db, user_id=active.user_id, keep_id=active.id)
     await db.commit()
     if ended:
-        await record_event(user.id, EventKind.SESSION_REVOKED)
+        await record_event(active.user_id, EventKind.SESSION_REVOKED)
     await flash(_signed_out_elsewhere(ended), "success")
     return redirect(url_for("account.sessions"), 303)
 
@@ -150,7 +161,7 @@ async def revoke_others() -> WerkzeugResponse:
 @bp.get("/activity")
 @login_required
 async def activity() -> str:
-    active, _ = await _signed_in()
+    active = await _active()
     events = await recent_events(get_db(), active.user_id)
     return await render_template("account/activity.html", events=events)
 
@@ -160,7 +171,7 @@ async def activity() -> str:
 async def delete() -> Page:
     if request.method == "GET":
         return await render_template("account/delete.html")
-    _, user = await _signed_in()
+    user = await _account(await _active())
     password = field(await read_form(), "password")
     if not await _reauthenticate(user, password):
         errors = {"password": ["Enter your current password to delete the account."]}
