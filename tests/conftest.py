@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -12,32 +11,21 @@ from typing import Any
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from quart_app import create_app
-from quart_app.db import make_engine
 from quart_app.models import Base, User, UserSession, utcnow
+from tests.backing_services import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    flush_redis,
+    fresh_server_database,
+)
 
 # Tests hash hundreds of passwords; the production parameters are the subject of their own tests.
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-# Set (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test) to run the suite on that database
-# instead of a fresh SQLite file per test; .ci/run runs the suite both ways.
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-
-
-async def fresh_server_database(url: str) -> None:
-    """Empty a shared database server's schema, so each test starts from nothing."""
-    engine = make_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
-            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -52,10 +40,21 @@ sqlite_only = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="exercises the 
 
 
 @pytest.fixture
-def app_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
+async def throttle_redis_url() -> str | None:
+    """On PostgreSQL (.ci/run's second pass) the app keeps its throttle counters in Redis, as a
+    scaled-out deployment does; on SQLite it keeps them in the database."""
+    if not (TEST_DATABASE_URL and TEST_REDIS_URL):
+        return None
+    await flush_redis(TEST_REDIS_URL)
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, database_url: str, throttle_redis_url: str | None) -> dict[str, Any]:
     return {
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": database_url,
+        "REDIS_URL": throttle_redis_url,
         "SECRET_KEY": "test-secret-key-" + "k" * 32,
         "COOKIE_SECURE": False,
         "HASH_POOL_SIZE": 2,

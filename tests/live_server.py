@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from quart_app.config import Settings
+from quart_app.db import default_database_url
+from tests.backing_services import server_backing_services
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HYPERCORN = Path(sys.executable).with_name("hypercorn")
@@ -31,15 +33,13 @@ APP_SETTINGS = frozenset(option.name for option in dataclasses.fields(Settings))
 
 @dataclass(frozen=True)
 class LiveServer:
-    """A running server: where it answers, its instance folder, and its captured output."""
+    """A running server: where it answers, its instance folder, its database (SQLAlchemy URL),
+    and its captured output."""
 
     base_url: str
     instance_path: Path
+    database_url: str
     log_path: Path
-
-    @property
-    def database_path(self) -> Path:
-        return self.instance_path / "app.db"
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -124,10 +124,31 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def running_server(
     instance_path: Path, *, secret_key: str | None, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[LiveServer]:
-    """Run hypercorn with two workers on a free loopback port until the block ends."""
+    """Run hypercorn with two workers on a free loopback port until the block ends.
+
+    Its database is the instance folder's SQLite file, or under TEST_DATABASE_URL a PostgreSQL
+    database of its own (and TEST_REDIS_URL's Redis), unless ``extra_env`` names them.
+    """
+    overrides = dict(extra_env or {})
+    with server_backing_services(overrides) as services:
+        env = server_environment(
+            instance_path, secret_key=secret_key, extra_env=services | overrides
+        )
+        database_url = env.get("DATABASE_URL") or default_database_url(str(instance_path))
+        with _hypercorn(instance_path, env) as base_url:
+            yield LiveServer(base_url, instance_path, database_url, _log_path(instance_path))
+
+
+def _log_path(instance_path: Path) -> Path:
+    return instance_path.parent / f"{instance_path.name}-server.log"
+
+
+@contextmanager
+def _hypercorn(instance_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """The server process itself; yields its base URL once /healthz answers."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    log_path = instance_path.parent / f"{instance_path.name}-server.log"
+    log_path = _log_path(instance_path)
     command = [
         str(HYPERCORN),
         "--config",
@@ -148,7 +169,7 @@ def running_server(
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=server_environment(instance_path, secret_key=secret_key, extra_env=extra_env),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -156,6 +177,6 @@ def running_server(
         )
         try:
             _wait_until_healthy(process, base_url, log_path)
-            yield LiveServer(base_url=base_url, instance_path=instance_path, log_path=log_path)
+            yield base_url
         finally:
             _stop(process)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.backing_services import ON_SERVER_DATABASE, TEST_DATABASE_URL, private_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_SECONDS = 150  # the run itself takes about 20 s; the margin is for a busy machine
@@ -71,14 +74,17 @@ def bench_run(
         "--verify-runs", "3",
         "--json", str(json_path),
     ]  # fmt: skip
-    result = subprocess.run(
-        command,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
-    )
+    with ExitStack() as stack:
+        if ON_SERVER_DATABASE:  # the benchmark's --database-url flag: a PostgreSQL deployment
+            command += ["--database-url", stack.enter_context(private_database(TEST_DATABASE_URL))]
+        result = subprocess.run(
+            command,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
     assert result.returncode == 0, f"bench failed:\n{result.stdout}\n{result.stderr}"
     return result, json.loads(json_path.read_text(encoding="utf-8"))
 
@@ -171,3 +177,15 @@ def test_json_has_every_scenario_with_sane_values(
     assert meta["hash_pool_size"] >= 1
     assert {target["key"] for target in results["targets"]} == TARGET_KEYS
     assert {target["verdict"] for target in results["targets"]} <= {"PASS", "MISS", "N/A"}
+
+
+def test_measures_the_database_it_was_pointed_at(
+    bench_run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    result, results = bench_run
+    database = results["meta"]["database"]
+    if ON_SERVER_DATABASE:  # --database-url: the benchmark's own PostgreSQL database
+        assert database.startswith("postgresql+asyncpg://") and "_server_" in database
+    else:
+        assert database == "fresh SQLite in a temporary folder"
+    assert f"database: {database}" in result.stdout

@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from quart_app import create_app
+from tests.backing_services import IN_CI
 from tests.conftest import PASSWORD, AuthActions
 from tests.live_server import free_port
 
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 REASON = "needs PostgreSQL's server binaries and root (to run them as the postgres user)"
-if (not BINARIES or os.geteuid() != 0) and os.environ.get("CI") != "true":
+if (not BINARIES or os.geteuid() != 0) and not IN_CI:
     pytest.skip(REASON, allow_module_level=True)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -27,11 +26,11 @@ from quart_app.config import Settings
 from quart_app.models import utcnow
 from quart_app.throttle import LoginThrottle, Throttled
 from quart_app.throttle_redis import KEY_PREFIX, RedisThrottleStore
+from tests.backing_services import IN_CI, TEST_REDIS_URL
 from tests.conftest import PASSWORD, AuthActions, Clock, users_and_sessions
 from tests.live_server import free_port
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-if not TEST_REDIS_URL and os.environ.get("CI") != "true":
+if not TEST_REDIS_URL and not IN_CI:
     pytest.skip("set TEST_REDIS_URL to run the Redis throttle tests", allow_module_level=True)
 
 

@@ -8,7 +8,6 @@ package-scoped (closed before pytest leaves tests/browser/), and every test here
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Callable, Generator, Iterator
@@ -19,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.backing_services import IN_CI
 from tests.browser.pages import RECORD_CSP_VIOLATIONS, screenshot
 from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
 
@@ -59,15 +59,11 @@ def pytest_runtest_makereport(
     return report
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests"
-        if _in_ci():
+        if IN_CI:
             pytest.fail(f"{reason} (CI=true: browser tests must run, not skip)", pytrace=False)
         pytest.skip(reason)
     with sync_playwright() as playwright:

@@ -6,18 +6,23 @@ Needs TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL; .ci/run's PostgreSQL pa
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from quart_app.db import make_engine
 from quart_app.models import User
-from tests.conftest import fresh_server_database
+from tests.backing_services import (
+    IN_CI,
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    flush_redis,
+    private_database,
+    run_coroutine,
+)
 from tests.integration.helpers import (
     AUTH_COOKIE,
     fetch_csrf_token,
@@ -29,25 +34,24 @@ from tests.integration.helpers import (
 )
 from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+# On SQLite (.ci/run's first pass) there is no shared database to put two hosts on.
 pytestmark = pytest.mark.skipif(
-    not (DATABASE_URL.startswith("postgresql") and REDIS_URL),
-    reason="needs TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL; .ci/run's PostgreSQL pass",
+    not TEST_DATABASE_URL.startswith("postgresql"),
+    reason="needs TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL: .ci/run's second pass",
 )
 
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
-    async def reset() -> None:
-        await fresh_server_database(DATABASE_URL)
-        client = Redis.from_url(REDIS_URL)
-        await client.flushdb()
-        await client.aclose()
-
-    asyncio.run(reset())
-    shared = {"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL}
-    with ExitStack() as stack:
+    """Hosts A and B: one new PostgreSQL database and one emptied Redis database between them."""
+    if not TEST_REDIS_URL:
+        reason = "two hosts on PostgreSQL also need TEST_REDIS_URL"
+        if IN_CI:
+            pytest.fail(f"CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+    run_coroutine(flush_redis(TEST_REDIS_URL))
+    with private_database(TEST_DATABASE_URL) as database_url, ExitStack() as stack:
+        shared = {"DATABASE_URL": database_url, "REDIS_URL": TEST_REDIS_URL}
         servers = [
             stack.enter_context(
                 running_server(
@@ -128,7 +132,7 @@ async def test_registration_race_across_hosts_yields_one_user(
         for browser in browsers:
             await browser.aclose()
     assert sorted(r.status_code for r in responses) == [303] + [409] * 7
-    engine = make_engine(DATABASE_URL)
+    engine = make_engine(hosts[0].database_url)
     try:
         async with engine.connect() as connection:
             count = await connection.scalar(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-import sqlite3
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, closing, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 import httpx
+from sqlalchemy import text
 
+from quart_app.db import make_engine
 from tests.integration.helpers import (
     AUTH_COOKIE,
     SESSION_COOKIE,
@@ -42,16 +43,24 @@ async def client_for(
         yield client
 
 
-def database_rows(server: LiveServer, query: str, *params: object) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(server.database_path, timeout=10)) as connection:
-        return connection.execute(query, params).fetchall()
+async def database_rows(
+    server: LiveServer, query: str, **params: object
+) -> list[tuple[object, ...]]:
+    """What the server's own database holds (SQLite or PostgreSQL), read beside the server."""
+    engine = make_engine(server.database_url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in await connection.execute(text(query), params)]
+    finally:
+        await engine.dispose()
 
 
-def session_count(server: LiveServer, username: str) -> int:
-    [(count,)] = database_rows(
+async def session_count(server: LiveServer, username: str) -> int:
+    [(count,)] = await database_rows(
         server,
-        "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = ?",
-        username,
+        "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE u.username = :username",
+        username=username,
     )
     assert isinstance(count, int)
     return count
@@ -129,13 +138,13 @@ async def test_remember_me_makes_the_cookie_persistent(live_server: LiveServer) 
         dashboard = await client.get("/dashboard")
         assert dashboard.status_code == 200
         assert "Remembered on this device until" in dashboard.text
-    [(remember,)] = database_rows(
+    [(remember,)] = await database_rows(
         live_server,
         "SELECT s.remember FROM sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE u.username = ? ORDER BY s.id DESC LIMIT 1",
-        username,
+        " WHERE u.username = :username ORDER BY s.id DESC LIMIT 1",
+        username=username,
     )
-    assert remember == 1
+    assert remember  # True on PostgreSQL, 1 on SQLite
 
 
 async def test_a_logged_out_cookie_is_refused(live_server: LiveServer) -> None:
@@ -153,12 +162,12 @@ async def test_a_logged_out_cookie_is_refused(live_server: LiveServer) -> None:
             assert response.status_code == 200
             assert f"<dd>{username}</dd>" in response.text
 
-        sessions_before_logout = session_count(live_server, username)
+        sessions_before_logout = await session_count(live_server, username)
         assert sessions_before_logout == 2  # one from registering, one from this login
         assert_redirect(await logout(client), 303, "/")
 
     # ...and not once the owner has logged out: the server-side row is gone.
-    assert session_count(live_server, username) == sessions_before_logout - 1
+    assert await session_count(live_server, username) == sessions_before_logout - 1
     async with client_for(live_server.base_url, cookies={AUTH_COOKIE: copied}) as other:
         response = await other.get("/dashboard")
         assert_redirect_to_login(response)
@@ -245,8 +254,8 @@ async def test_concurrent_registrations_of_one_name_create_one_account(
             assert not set_cookie_headers(response, AUTH_COOKIE)
     winner = passwords[statuses.index(303)]
 
-    assert database_rows(
-        live_server, "SELECT username FROM users WHERE username_key = ?", username.casefold()
+    assert await database_rows(
+        live_server, "SELECT username FROM users WHERE username_key = :key", key=username.casefold()
     ) == [(username,)]
 
     losers = [password for password in passwords if password != winner]
@@ -301,7 +310,8 @@ async def test_a_post_without_csrf_token_is_refused(live_server: LiveServer) -> 
             data={"username": username, "password": unique_password(), "csrf_token": "forged"},
         )
         assert response.status_code == 400
-    assert database_rows(live_server, "SELECT id FROM users WHERE username = ?", username) == []
+    query = "SELECT id FROM users WHERE username = :username"
+    assert await database_rows(live_server, query, username=username) == []
 
 
 async def post_oversized_body(base_url: str, path: str, size: int) -> tuple[int, str]:
@@ -409,12 +419,8 @@ async def test_a_non_utf8_form_body_gets_400(live_server: LiveServer) -> None:
         assert not client.cookies.get(AUTH_COOKIE)
         # The session and its form still work after the bad requests.
         assert await fetch_csrf_token(client, "/register") == token
-    assert (
-        database_rows(
-            live_server, "SELECT username FROM users WHERE username LIKE ?", f"{username}%"
-        )
-        == []
-    )
+    query = "SELECT username FROM users WHERE username LIKE :pattern"
+    assert await database_rows(live_server, query, pattern=f"{username}%") == []
 
 
 async def test_no_server_banner_and_logout_clears_site_data(live_server: LiveServer) -> None:
