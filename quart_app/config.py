@@ -33,6 +33,9 @@ class Settings:
     DATABASE_URL: str | None = None
     # Cross-request state kept outside the database (today: the throttle counters).
     REDIS_URL: str | None = None
+    # Every key this app writes in Redis starts with it, so several deployments (staging and
+    # production, two apps) can share one Redis database without counting each other's hits.
+    REDIS_KEY_PREFIX: str = "quart_app:"
     COOKIE_SECURE: bool = True
     # Password policy: ASVS 4.0.3 §2.1.1 (at least 12) and §2.1.2 (allow at least 64, here 1024).
     PASSWORD_MIN_LENGTH: int = _option(12, minimum=8, maximum=1024)
@@ -117,7 +120,7 @@ def _parse(option: dataclasses.Field[Any], raw: Any) -> Any:
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         return tuple(str(part) for part in raw)
-    if raw is None:
+    if raw is None and "None" in kind:
         return None
     if not isinstance(raw, str):
         raise ConfigError(f"{name} must be a string")

@@ -127,7 +127,7 @@ def init_app(app: Quart, settings: Settings) -> None:
     async def start() -> None:
         store: DatabaseThrottleStore | RedisThrottleStore
         if settings.REDIS_URL:
-            store = RedisThrottleStore.from_url(settings.REDIS_URL)
+            store = RedisThrottleStore.from_url(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
         else:
             store = DatabaseThrottleStore(app.extensions["database"].sessionmaker)
         app.extensions["throttle"] = LoginThrottle(store, settings)

@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 
 from quart_app.throttle_store import Counter
 
-KEY_PREFIX = "quart_app:throttle:"
+# Under the deployment's REDIS_KEY_PREFIX: <prefix>throttle:<counter key>.
+KEY_NAMESPACE = "throttle:"
 # Bounded waits: a Redis that stops answering becomes a 503, never a hung request.
 SOCKET_TIMEOUT_SECONDS = 2.0
 
@@ -55,24 +56,26 @@ def _moment(epoch: str | bytes | None) -> datetime | None:
 class RedisThrottleStore:
     """DatabaseThrottleStore's interface, on Redis."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, key_prefix: str) -> None:
         self.client = client
+        self.key_prefix = key_prefix + KEY_NAMESPACE
         self._increment = client.register_script(_INCREMENT)
         self._block = client.register_script(_BLOCK)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisThrottleStore:
+    def from_url(cls, url: str, key_prefix: str) -> RedisThrottleStore:
         return cls(
             Redis.from_url(
                 url,
                 socket_timeout=SOCKET_TIMEOUT_SECONDS,
                 socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-            )
+            ),
+            key_prefix,
         )
 
     async def increment(self, key: str, window: timedelta, now: datetime) -> Counter:
         hits, start, blocked = await self._increment(
-            keys=[KEY_PREFIX + key], args=[now.timestamp(), window.total_seconds()]
+            keys=[self.key_prefix + key], args=[now.timestamp(), window.total_seconds()]
         )
         started = _moment(start)
         assert started is not None
@@ -81,7 +84,7 @@ class RedisThrottleStore:
     async def read(self, keys: list[str]) -> dict[str, Counter]:
         async with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.hmget(KEY_PREFIX + key, "hits", "start", "blocked")
+                pipe.hmget(self.key_prefix + key, "hits", "start", "blocked")
             rows = await pipe.execute()
         counters = {}
         for key, (hits, start, blocked) in zip(keys, rows, strict=True):
@@ -92,10 +95,10 @@ class RedisThrottleStore:
 
     async def block(self, key: str, until: datetime) -> None:
         keep = max(1, math.ceil((until - datetime.now(UTC)).total_seconds()) + 1)
-        await self._block(keys=[KEY_PREFIX + key], args=[until.timestamp(), keep])
+        await self._block(keys=[self.key_prefix + key], args=[until.timestamp(), keep])
 
     async def reset(self, key: str) -> None:
-        await self.client.delete(KEY_PREFIX + key)
+        await self.client.delete(self.key_prefix + key)
 
     async def purge(self, now: datetime, longest_window: timedelta) -> int:
         """Nothing to do: every key expires by itself once its window and block are over."""

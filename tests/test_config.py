@@ -17,6 +17,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.SESSION_IDLE_TIMEOUT == 1800 and settings.SESSION_ABSOLUTE_TIMEOUT == 43200
     assert settings.SESSION_REMEMBER_DURATION == 30 * 86400
     assert settings.SECRET_KEY is None and settings.DATABASE_URL is None
+    assert settings.REDIS_URL is None and settings.REDIS_KEY_PREFIX == "quart_app:"
 
 
 def test_environment_values_are_parsed() -> None:
@@ -55,6 +56,12 @@ def test_overrides_win_over_environment() -> None:
 def test_bad_values_are_clear_errors(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.load(environ=environ)
+
+
+def test_none_is_refused_where_a_setting_has_no_unset_state() -> None:
+    assert Settings.load(environ={}, overrides={"REDIS_URL": None}).REDIS_URL is None
+    with pytest.raises(ConfigError, match="REDIS_KEY_PREFIX must be a string"):
+        Settings.load(environ={}, overrides={"REDIS_KEY_PREFIX": None})
 
 
 def test_unknown_override_is_an_error() -> None:

@@ -25,7 +25,7 @@ from quart_app import create_app
 from quart_app.config import Settings
 from quart_app.models import utcnow
 from quart_app.throttle import LoginThrottle, Throttled
-from quart_app.throttle_redis import KEY_PREFIX, RedisThrottleStore
+from quart_app.throttle_redis import RedisThrottleStore
 from tests.backing_services import IN_CI, TEST_REDIS_URL
 from tests.conftest import PASSWORD, AuthActions, Clock, users_and_sessions
 from tests.live_server import free_port
@@ -47,7 +47,7 @@ async def redis_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def stores(redis_url: str) -> AsyncIterator[list[RedisThrottleStore]]:
     """Two stores on one Redis: two workers (or two hosts)."""
-    pair = [RedisThrottleStore.from_url(redis_url) for _ in range(2)]
+    pair = [RedisThrottleStore.from_url(redis_url, "quart_app:") for _ in range(2)]
     yield pair
     for store in pair:
         await store.close()
@@ -117,12 +117,38 @@ async def test_keys_expire_by_themselves(redis_url: str, stores: list[RedisThrot
     await first.record_failure("198.51.100.1", "dave")
     client = Redis.from_url(redis_url)
     try:
-        keys = await client.keys(KEY_PREFIX + "*")
+        keys = await client.keys("quart_app:throttle:*")
         assert len(keys) == 2
         ttls = [await client.ttl(key) for key in keys]
         assert all(0 < ttl <= 3601 for ttl in ttls)
     finally:
         await client.aclose()
+
+
+async def test_deployments_with_different_key_prefixes_count_apart(redis_url: str) -> None:
+    staging, production, production_too = (
+        RedisThrottleStore.from_url(redis_url, prefix)
+        for prefix in ("staging:", "production:", "production:")
+    )
+    try:
+        window, now = timedelta(minutes=1), utcnow()
+        for _ in range(3):
+            await staging.increment("ip:auth.login:198.51.100.1", window, now)
+        counter = await production.increment("ip:auth.login:198.51.100.1", window, now)
+        assert counter.hits == 1  # staging's three hits are not production's
+        counter = await production_too.increment("ip:auth.login:198.51.100.1", window, now)
+        assert counter.hits == 2  # a second host of one deployment shares its counters
+        client = Redis.from_url(redis_url)
+        try:
+            assert sorted(await client.keys("*")) == [
+                b"production:throttle:ip:auth.login:198.51.100.1",
+                b"staging:throttle:ip:auth.login:198.51.100.1",
+            ]
+        finally:
+            await client.aclose()
+    finally:
+        for store in (staging, production, production_too):
+            await store.close()
 
 
 async def test_app_with_redis_url_throttles_logins_through_redis(
