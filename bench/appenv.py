@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import subprocess
 import tomllib
 from collections.abc import Mapping
@@ -41,7 +42,8 @@ def throttle_overrides(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 # Left out of the limiter's servers whatever --env says: they run the app's default throttles
-# (but for what the scenario raises) on a fresh SQLite database in their own instance folder.
+# (but for what the scenario raises) on a fresh SQLite database in their own instance folder,
+# with their counters there, or in --env's REDIS_URL under a key prefix of their own.
 LIMITER_IGNORES_ENV = ("DATABASE_URL", "INSTANCE_PATH")
 THROTTLE_PREFIX = "THROTTLE_"
 
@@ -56,6 +58,11 @@ def limiter_environment(
         for name, value in extra.items()
         if not name.startswith(THROTTLE_PREFIX) and name not in LIMITER_IGNORES_ENV
     }
+    if kept.get("REDIS_URL"):
+        # Counters in a Redis that outlives the server: start from none, as the fresh SQLite
+        # database would, under a key prefix of this server's own.
+        prefix = kept.get("REDIS_KEY_PREFIX", "quart_app:")
+        kept["REDIS_KEY_PREFIX"] = f"{prefix}bench-{secrets.token_hex(6)}:"
     return app_environment(
         instance_path, database_url=None, extra={**kept, **throttles}, throttles_off={}
     )

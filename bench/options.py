@@ -61,7 +61,8 @@ The app servers get the environment of this command minus every app setting (so 
 defaults are what is measured), plus COOKIE_SECURE=false, INSTANCE_PATH, DATABASE_URL (when
 given), the login throttles set to 0 (unless --keep-throttles) and each --env KEY=VALUE.
 The limiter scenario's servers always keep the throttles and ignore --env's THROTTLE_*,
-DATABASE_URL and INSTANCE_PATH."""
+DATABASE_URL and INSTANCE_PATH; with --env REDIS_URL their counters go to Redis, each server
+under a key prefix of its own, so each starts with none."""
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,8 @@ def server_backing_services(overrides: dict[str, str]) -> Iterator[dict[str, str
     with private_database(TEST_DATABASE_URL) as database_url:
         services = {"DATABASE_URL": database_url}
         if TEST_REDIS_URL and "REDIS_URL" not in overrides:
-            # Counters of an earlier server must not count against this one's first requests.
-            run_coroutine(flush_redis(TEST_REDIS_URL))
+            # Its own key prefix, as a separate deployment would have: another server's
+            # counters (127.0.0.1 is every test client) never count against this one's.
             services["REDIS_URL"] = TEST_REDIS_URL
+            services["REDIS_KEY_PREFIX"] = f"test-{secrets.token_hex(6)}:"
         yield services

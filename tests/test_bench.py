@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.appenv import limiter_environment
 from tests.backing_services import ON_SERVER_DATABASE, TEST_DATABASE_URL, private_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -189,3 +190,20 @@ def test_measures_the_database_it_was_pointed_at(
     else:
         assert database == "fresh SQLite in a temporary folder"
     assert f"database: {database}" in result.stdout
+
+
+def test_limiter_servers_start_with_no_counters_in_a_shared_redis(tmp_path: Path) -> None:
+    extra = {
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/bench",
+        "THROTTLE_LOGIN_PER_MINUTE": "0",
+        "HASH_POOL_SIZE": "1",
+    }
+    first, second = (limiter_environment(tmp_path, extra, {}) for _ in range(2))
+    assert first["REDIS_URL"] == extra["REDIS_URL"] and first["HASH_POOL_SIZE"] == "1"
+    assert "DATABASE_URL" not in first and "THROTTLE_LOGIN_PER_MINUTE" not in first
+    # Each server its own key prefix: the storm server's hits on 127.0.0.1 are not the
+    # burst server's.
+    assert first["REDIS_KEY_PREFIX"].startswith("quart_app:bench-")
+    assert first["REDIS_KEY_PREFIX"] != second["REDIS_KEY_PREFIX"]
+    assert "REDIS_KEY_PREFIX" not in limiter_environment(tmp_path, {"HASH_POOL_SIZE": "1"}, {})
