@@ -2,7 +2,9 @@
 
 RSS is sampled in a thread every 100 ms so the sampling keeps its pace however busy the event
 loop driving the load is. CPU time shows which side was the bottleneck: a client near one full
-core is the client's limit, a server near the remaining cores is the server's.
+core is the client's limit, a server near the remaining cores is the server's. PostgreSQL and
+Redis on this machine are the deployment's too: their CPU is shown apart ("services"), not
+counted among the other programs that skew a run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import psutil
 
 SAMPLE_INTERVAL_SECONDS = 0.1
 MIB = 1024 * 1024
+# Process names of the services a scaled-out app uses (every PostgreSQL backend is "postgres").
+SERVICE_PROCESS_NAMES = frozenset({"postgres", "redis-server"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,17 @@ def memory_by_process(processes: list[psutil.Process], root_pid: int) -> list[Pr
     return found
 
 
+def service_cpu_seconds() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL and Redis process on this machine, by pid."""
+    found = {}
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in SERVICE_PROCESS_NAMES:
+            seconds = _cpu_seconds(process)
+            if seconds is not None:
+                found[process.pid] = seconds
+    return found
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has spent busy (all cores, every process)."""
     times = psutil.cpu_times()
@@ -72,6 +87,7 @@ class ResourceUsage:
     server_cpu_cores: float  # CPU seconds used by all server processes / wall seconds
     server_cpu_seconds: float  # the same CPU unrounded by time: a cost per answer divides it
     client_cpu_cores: float  # the same for this (load-generating) process
+    service_cpu_cores: float  # PostgreSQL and Redis processes on this machine
     worker_cpu_cores: list[float]  # per worker: shows whether load was spread over both
     other_cpu_cores: float  # the rest of the machine's busy CPU: other programs skew results
 
@@ -83,6 +99,7 @@ class ResourceUsage:
             "server_cpu_cores": round(self.server_cpu_cores, 2),
             "server_cpu_s": round(self.server_cpu_seconds, 3),
             "client_cpu_cores": round(self.client_cpu_cores, 2),
+            "service_cpu_cores": round(self.service_cpu_cores, 2),
             "worker_cpu_cores": [round(cores, 2) for cores in self.worker_cpu_cores],
             "other_cpu_cores": round(self.other_cpu_cores, 2),
         }
@@ -107,6 +124,9 @@ class ResourceWatch:
         self._started = time.monotonic()
         self._client_cpu = _cpu_seconds(self.me) or 0.0
         self._machine_busy = machine_busy_seconds()
+        # Listed at both ends only (walking every process each 100 ms would cost the client):
+        # a backend started meanwhile counts from zero, one that ended meanwhile is missed.
+        self._services_before = service_cpu_seconds()
         self._sample()
         self._thread.start()
         return self
@@ -124,7 +144,11 @@ class ResourceWatch:
         used = {pid: self.cpu_last[pid] - self.cpu_first[pid] for pid in self.cpu_last}
         client_cpu = (_cpu_seconds(self.me) or 0.0) - self._client_cpu
         machine_busy = machine_busy_seconds() - self._machine_busy
-        other_cpu = max(0.0, machine_busy - client_cpu - sum(used.values()))
+        service_cpu = sum(
+            seconds - self._services_before.get(pid, 0.0)
+            for pid, seconds in service_cpu_seconds().items()
+        )
+        other_cpu = max(0.0, machine_busy - client_cpu - service_cpu - sum(used.values()))
         self.usage = ResourceUsage(
             wall_seconds=wall,
             peak_rss=self.peak_rss,
@@ -132,6 +156,7 @@ class ResourceWatch:
             server_cpu_cores=sum(used.values()) / wall,
             server_cpu_seconds=sum(used.values()),
             client_cpu_cores=client_cpu / wall,
+            service_cpu_cores=service_cpu / wall,
             worker_cpu_cores=[
                 used[pid] / wall for pid, role in sorted(self.roles.items()) if role == "worker"
             ],

@@ -28,7 +28,7 @@ def _cpu(result: Mapping[str, Any]) -> str:
     resources = result["resources"]
     return (
         f"{resources['client_cpu_cores']:.2f} / {resources['server_cpu_cores']:.2f}"
-        f" / {resources['other_cpu_cores']:.2f}"
+        f" / {resources['service_cpu_cores']:.2f} / {resources['other_cpu_cores']:.2f}"
     )
 
 
@@ -68,7 +68,7 @@ def _limiter_rows(limits: Mapping[str, Any]) -> list[Row]:
             f"{storm['errors']} / {storm['timeouts']} / {storm['shed']}",
         ),
         info("storm: statuses", _statuses(storm)),
-        info("storm: CPU cores client / server / other", _cpu(storm)),
+        info("storm: CPU cores client / server / services / other", _cpu(storm)),
         info("storm: per worker: CPU cores · connections", _per_worker(storm)),
         info(
             f"server CPU ms/login: throttles on / {baseline} (login storm) / limiter",
@@ -97,7 +97,7 @@ def _limiter_rows(limits: Mapping[str, Any]) -> list[Row]:
             "burst: statuses (allowance; timed burst)",
             f"{_statuses(hit['allowance'])}; {_statuses(burst)}",
         ),
-        info("burst: CPU cores client / server / other", _cpu(burst)),
+        info("burst: CPU cores client / server / services / other", _cpu(burst)),
     ]
 
 
@@ -146,7 +146,7 @@ def rows(results: Mapping[str, Any], targets: Mapping[str, Target]) -> list[Row]
         ),
         plain("ceiling", f"hello req/s ({ceil['clients']} clients)", _num(ceil["ok_per_s"])),
         plain("ceiling", "latency p50 / p95 / p99", _latency(ceil["latency_ms"], pct3)),
-        plain("ceiling", "CPU cores client / server / other", _cpu(ceil)),
+        plain("ceiling", "CPU cores client / server / services / other", _cpu(ceil)),
         plain("ceiling", "per worker: CPU cores · connections", _per_worker(ceil)),
         judged(
             "login storm",
@@ -161,7 +161,7 @@ def rows(results: Mapping[str, Any], targets: Mapping[str, Target]) -> list[Row]
             f"{storm['errors']} / {storm['timeouts']} / {storm['shed']}",
         ),
         plain("login storm", "statuses", _statuses(storm)),
-        plain("login storm", "CPU cores client / server / other", _cpu(storm)),
+        plain("login storm", "CPU cores client / server / services / other", _cpu(storm)),
         plain("login storm", "per worker: CPU cores · connections", _per_worker(storm)),
         judged(
             "dashboard",
@@ -175,7 +175,7 @@ def rows(results: Mapping[str, Any], targets: Mapping[str, Target]) -> list[Row]
             "errors (302 = session lost) / timeouts",
             f"{dash['errors']} / {dash['timeouts']}",
         ),
-        plain("dashboard", "CPU cores client / server / other", _cpu(dash)),
+        plain("dashboard", "CPU cores client / server / services / other", _cpu(dash)),
         plain("dashboard", "per worker: CPU cores · connections", _per_worker(dash)),
         plain(
             "isolation",
@@ -200,7 +200,7 @@ def rows(results: Mapping[str, Any], targets: Mapping[str, Target]) -> list[Row]
             f"{iso['errors']} / {iso['timeouts']}; "
             f"{iso['storm']['errors']} / {iso['storm']['timeouts']}",
         ),
-        plain("isolation", "CPU cores client / server / other", _cpu(iso)),
+        plain("isolation", "CPU cores client / server / services / other", _cpu(iso)),
         plain("isolation", "per worker: CPU cores · connections", _per_worker(iso)),
         plain("overload", f"2xx/303 logins ({over['clients']} clients)", str(over["ok"])),
         plain("overload", "shed (503/429 with Retry-After)", str(over["shed"])),
@@ -227,7 +227,7 @@ def rows(results: Mapping[str, Any], targets: Mapping[str, Target]) -> list[Row]
             "overload", "successful login p50 / p99", _latency(over["latency_ms"], ("p50", "p99"))
         ),
         plain("overload", "statuses", _statuses(over)),
-        plain("overload", "CPU cores client / server / other", _cpu(over)),
+        plain("overload", "CPU cores client / server / services / other", _cpu(over)),
         plain("overload", "per worker: CPU cores · connections", _per_worker(over)),
         *_limiter_rows(s["limiter"]),
         plain(

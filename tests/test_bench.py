@@ -123,6 +123,10 @@ def test_json_has_every_scenario_with_sane_values(
         for key in LOAD_KEYS:
             assert key in scenarios[name], f"{name} lacks {key}"
 
+    for name in ("ceiling", "login_storm", "dashboard", "isolation", "overload"):
+        cpu = scenarios[name]["resources"]
+        for side in ("client", "server", "service", "other"):  # PostgreSQL/Redis apart
+            assert cpu[f"{side}_cpu_cores"] >= 0, (name, side)
     assert scenarios["hash_limit"]["verify_ms"] > 0
     assert scenarios["hash_limit"]["ideal_logins_per_s"] > 0
     assert scenarios["ceiling"]["ok_per_s"] > 0
