@@ -43,7 +43,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.extensions["settings"] = settings
     app.extensions["trusted_proxies"] = parse_networks(settings.TRUSTED_PROXIES)
 
-    db.init_app(app, settings.DATABASE_URL or db.default_database_url(app.instance_path))
+    db.init_app(
+        app,
+        settings.DATABASE_URL or db.default_database_url(app.instance_path),
+        pool_size=settings.DATABASE_POOL_SIZE,
+        max_overflow=settings.DATABASE_MAX_OVERFLOW,
+    )
     passwords.init_app(app, settings)
     QuartAuth(app, user_class=SessionUser)
     throttle.init_app(app, settings)  # before CSRF: a flood is refused before any other work

@@ -30,13 +30,26 @@ def default_database_url(instance_path: str) -> str:
     return f"sqlite+aiosqlite:///{Path(instance_path) / 'app.db'}"
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine with SQLite tuned for several workers sharing one file."""
+def make_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
+    """An engine with SQLite tuned for several workers sharing one file.
+
+    ``pool_size`` and ``max_overflow`` size the connection pool (SQLAlchemy's defaults, 5 and
+    10, when None); an in-memory SQLite database has a single connection and ignores them.
+    """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
-    if parsed.get_backend_name() == "sqlite":
+    pool: dict[str, int] = {}
+    if not (sqlite and parsed.database in (None, "", ":memory:")):
+        if pool_size is not None:
+            pool["pool_size"] = pool_size
+        if max_overflow is not None:
+            pool["max_overflow"] = max_overflow
+    engine = create_async_engine(url, pool_pre_ping=not sqlite, **pool)
+    if sqlite:
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine
 
@@ -55,13 +68,19 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """The app's engine and session factory, alive between before_serving and after_serving."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+    ) -> None:
         self.url = url
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     async def start(self) -> None:
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(
+            self.url, pool_size=self.pool_size, max_overflow=self.max_overflow
+        )
         # expire_on_commit=False: objects stay readable after commit without a reload query.
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         try:
@@ -83,8 +102,8 @@ class Database:
         self.sessionmaker = None
 
 
-def init_app(app: Quart, url: str) -> None:
-    database = Database(url)
+def init_app(app: Quart, url: str, *, pool_size: int, max_overflow: int) -> None:
+    database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
     app.extensions["database"] = database
     app.before_serving(database.start)
     app.after_serving(database.stop)

@@ -18,6 +18,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.SESSION_REMEMBER_DURATION == 30 * 86400
     assert settings.SECRET_KEY is None and settings.DATABASE_URL is None
     assert settings.REDIS_URL is None and settings.REDIS_KEY_PREFIX == "quart_app:"
+    assert (settings.DATABASE_POOL_SIZE, settings.DATABASE_MAX_OVERFLOW) == (16, 4)
 
 
 def test_environment_values_are_parsed() -> None:
@@ -49,6 +50,8 @@ def test_overrides_win_over_environment() -> None:
         ({"PASSWORD_MIN_LENGTH": "twelve"}, "PASSWORD_MIN_LENGTH must be a whole number"),
         ({"PASSWORD_MIN_LENGTH": "4"}, "PASSWORD_MIN_LENGTH must be at least 8"),
         ({"HASH_POOL_SIZE": "0"}, "HASH_POOL_SIZE must be at least 1"),
+        ({"DATABASE_POOL_SIZE": "0"}, "DATABASE_POOL_SIZE must be at least 1"),
+        ({"DATABASE_MAX_OVERFLOW": "-1"}, "DATABASE_MAX_OVERFLOW must be at least 0"),
         ({"PASSWORD_MIN_LENGTH": "100", "PASSWORD_MAX_LENGTH": "64"}, "must not exceed"),
         ({"SECRET_KEY": "short"}, "at least 32 characters"),
     ],
