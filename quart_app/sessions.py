@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -83,7 +84,18 @@ async def issue_session(
     )
 
 
-def is_expired(session: ActiveSession, now: datetime, settings: Settings) -> bool:
+class SessionTimes(Protocol):
+    """What expiry looks at: an ActiveSession and a UserSession row both have it."""
+
+    @property
+    def last_seen_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def remember(self) -> bool: ...
+
+
+def is_expired(session: SessionTimes, now: datetime, settings: Settings) -> bool:
     """Absolute expiry for every session; the idle timeout for those not remembered."""
     if now >= session.expires_at:
         return True
@@ -177,10 +189,7 @@ async def list_user_sessions(
     now = utcnow()
     listings = []
     for row in rows:
-        view = ActiveSession(
-            row.id, user_id, "", now, row.created_at, row.last_seen_at, row.expires_at, row.remember
-        )
-        if not is_expired(view, now, settings):
+        if not is_expired(row, now, settings):
             listings.append(
                 SessionListing(
                     id=row.id,

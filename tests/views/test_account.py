@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from quart import Quart
@@ -140,6 +141,25 @@ async def test_sessions_page_lists_this_and_other_sessions(
     ).get_data(as_text=True)
     assert [current for current, _ in listed_sessions(html)] == [True, False]
     assert "TestBrowser/1" not in html  # the listing shows each session's own browser
+
+
+async def test_sessions_page_leaves_out_expired_sessions(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    idle, remembered = app.test_client(), app.test_client()
+    await AuthActions(idle).login("alice")
+    await AuthActions(remembered).login("alice", remember=True)
+    async with app.extensions["database"].sessionmaker() as db:
+        rows = (await db.execute(select(UserSession).order_by(UserSession.id))).scalars().all()
+        assert len(rows) == 3  # this one (registration), the idle one, the remembered one
+        for row in rows[1:]:  # both quiet for an hour: past the 30-minute idle timeout
+            row.last_seen_at -= timedelta(hours=1)
+        await db.commit()
+        ids = [row.id for row in rows]
+    listed = listed_sessions(await (await client.get("/account/sessions")).get_data(as_text=True))
+    # Remembered sessions have no idle timeout; the idle one is over and not shown.
+    assert listed == [(True, ids[0]), (False, ids[2])]
 
 
 async def test_revoke_another_session(app: Quart, client: Client, auth: AuthActions) -> None:
