@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from enum import StrEnum
 
 from quart import current_app, request
-from sqlalchemy import insert, select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.client_ip import client_ip
@@ -49,6 +50,31 @@ async def record_event(user_id: int, kind: EventKind) -> None:
     db = get_db()
     await add_event(db, user_id, kind)
     await db.commit()
+
+
+async def record_event_unless_recent(user_id: int, kind: EventKind, within: timedelta) -> bool:
+    """Write the event unless the account has one of this kind younger than ``within``.
+
+    For events an attacker can repeat at will (a throttled attempt costs them one request and
+    is refused before any argon2 work): one line per interval, instead of one per attempt
+    pushing the account's real history off the activity page. Returns whether it wrote.
+    """
+    db = get_db()
+    seen = await db.scalar(
+        select(
+            exists().where(
+                AuthEvent.user_id == user_id,
+                AuthEvent.kind == kind.value,
+                AuthEvent.created_at > utcnow() - within,
+            )
+        )
+    )
+    if seen:
+        await db.commit()  # end the read transaction
+        return False
+    await add_event(db, user_id, kind)
+    await db.commit()
+    return True
 
 
 async def recent_events(db: AsyncSession, user_id: int) -> Sequence[AuthEvent]:

@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 from quart import Quart
+from sqlalchemy import select
 
+import quart_app.events as events_module
 import quart_app.throttle as throttle_module
 from quart_app import create_app
+from quart_app.models import AuthEvent
 from quart_app.throttle import LoginThrottle, Throttled
 from tests.conftest import PASSWORD, AuthActions, Client, Clock, record_verifies
 
@@ -212,3 +215,25 @@ async def test_refusal_memory_is_per_window(app_config: dict[str, Any], clock: C
             await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)
         clock.advance(seconds=61)
         await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)  # a new window
+
+
+async def test_a_throttled_account_gets_one_event_per_interval_not_per_attempt(
+    app: Quart, auth: AuthActions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events_clock = Clock()  # the events' clock only: the throttle keeps refusing meanwhile
+    monkeypatch.setattr(events_module, "utcnow", events_clock)
+    await auth.register("alice")
+    await auth.logout()
+    statuses = [(await auth.login("alice", "not the password")).status_code for _ in range(15)]
+    assert statuses == [401] * 5 + [429] * 10
+
+    async def kinds() -> list[str]:
+        async with app.extensions["database"].sessionmaker() as db:
+            return list((await db.execute(select(AuthEvent.kind))).scalars())
+
+    assert (await kinds()).count("login_throttled") == 1  # ten refusals, one line
+    assert (await kinds()).count("login_failed") == 5
+    events_clock.advance(minutes=16)
+    assert (await auth.login("alice", "not the password")).status_code == 429
+    assert (await auth.login("alice", PASSWORD)).status_code == 429
+    assert (await kinds()).count("login_throttled") == 2  # the next interval's line

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from quart import Blueprint, current_app, flash, redirect, render_template, request, session
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -9,7 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from quart_app.auth_user import end_session, start_session
 from quart_app.client_ip import client_ip
 from quart_app.db import get_db
-from quart_app.events import EventKind, record_event
+from quart_app.events import EventKind, record_event, record_event_unless_recent
 from quart_app.forms import field, read_form
 from quart_app.passwords import get_hasher, password_problems
 from quart_app.redirects import is_safe_next, safe_next
@@ -26,6 +28,8 @@ from quart_app.users import (
 bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
+# At most one "login_throttled" line per account this often, however many attempts are refused.
+THROTTLED_EVENT_INTERVAL = timedelta(minutes=15)
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
@@ -103,7 +107,9 @@ async def login() -> Page:
     except Throttled as throttled:
         # Refused before any argon2 work: guessing gets no cheaper by hammering.
         if (user := await find_user(get_db(), username)) is not None:
-            await record_event(user.id, EventKind.LOGIN_THROTTLED)
+            await record_event_unless_recent(
+                user.id, EventKind.LOGIN_THROTTLED, THROTTLED_EVENT_INTERVAL
+            )
         return await _login_page(
             429,
             {"Retry-After": str(throttled.retry_after_seconds)},
