@@ -69,8 +69,9 @@ async def record_event_unless_recent(user_id: int, kind: EventKind, within: time
             )
         )
     )
+    # End the read before writing: a SQLite read transaction cannot wait to become a writer.
+    await db.commit()
     if seen:
-        await db.commit()  # end the read transaction
         return False
     await add_event(db, user_id, kind)
     await db.commit()
