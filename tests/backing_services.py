@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -28,6 +29,12 @@ from quart_app.models import Base
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 ON_SERVER_DATABASE = bool(TEST_DATABASE_URL)
+if ON_SERVER_DATABASE and make_url(TEST_DATABASE_URL).get_backend_name() != "postgresql":
+    # Servers get databases of their own with CREATE DATABASE: a PostgreSQL statement.
+    raise pytest.UsageError(
+        "TEST_DATABASE_URL must be a PostgreSQL URL (postgresql+asyncpg://…); "
+        "leave it unset for SQLite"
+    )
 # Under CI=true a test that needs a service it cannot find fails instead of skipping.
 IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
