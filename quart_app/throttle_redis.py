@@ -73,6 +73,10 @@ class RedisThrottleStore:
             key_prefix,
         )
 
+    async def ping(self) -> None:
+        """Raise (a RedisError) unless Redis answers: logins cannot be counted without it."""
+        await self.client.ping()
+
     async def increment(self, key: str, window: timedelta, now: datetime) -> Counter:
         hits, start, blocked = await self._increment(
             keys=[self.key_prefix + key], args=[now.timestamp(), window.total_seconds()]

@@ -25,6 +25,9 @@ class DatabaseThrottleStore:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
+    async def ping(self) -> None:
+        """Nothing of its own to check: the health check already asks the database."""
+
     async def increment(self, key: str, window: timedelta, now: datetime) -> Counter:
         """Count one hit in the key's current window (starting a new window when it is over)."""
         expired = ThrottleCounter.window_started_at <= now - window

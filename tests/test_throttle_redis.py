@@ -158,6 +158,7 @@ async def test_app_with_redis_url_throttles_logins_through_redis(
     async with app.test_app():
         assert isinstance(app.extensions["throttle"].store, RedisThrottleStore)
         auth = AuthActions(app.test_client())
+        assert (await auth.client.get("/healthz")).status_code == 200
         await auth.register("erin")
         await auth.logout()
         statuses = [(await auth.login("erin", "wrong password here")).status_code for _ in range(6)]
@@ -176,6 +177,10 @@ async def test_redis_going_away_gives_503_not_500(app_config: dict[str, Any]) ->
         response = await auth.client.post("/login", form=form)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
+        # A load balancer is told this host cannot serve logins.
+        response = await auth.client.get("/healthz")
+        assert response.status_code == 503
+        assert await response.get_json() == {"status": "unavailable"}
 
 
 class PrivateRedis:
@@ -236,6 +241,8 @@ async def test_redis_stopping_and_returning_mid_run(
         response = await auth.client.post("/login", form=form)
         assert response.status_code == 503  # a clean refusal, not a 500 or a hang
         assert (await auth.client.get("/")).status_code == 200  # the rest of the site is up
+        assert (await auth.client.get("/healthz")).status_code == 503
 
         private_redis.start()  # ...and comes back: the app recovers by itself
+        assert (await auth.client.get("/healthz")).status_code == 200
         assert (await auth.login("grace")).status_code == 303

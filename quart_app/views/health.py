@@ -1,26 +1,40 @@
-"""Liveness for load balancers: 200 while the database answers, 503 otherwise."""
+"""Readiness for load balancers: 200 while this host can serve logins, 503 otherwise.
+
+That takes the database and, when REDIS_URL is set, Redis (the throttle counters: without them
+every login is refused with 503).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, jsonify
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from quart_app.db import DATABASE_ERRORS, get_db
+from quart_app.throttle import get_throttle
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 2.0
+CHECK_ERRORS = (*DATABASE_ERRORS, RedisError, TimeoutError, RuntimeError)
 
 
 @bp.get("/healthz")
 async def healthz() -> tuple[Response, int]:
-    try:
-        await asyncio.wait_for(get_db().execute(text("SELECT 1")), CHECK_TIMEOUT_SECONDS)
-    except (*DATABASE_ERRORS, TimeoutError, RuntimeError) as error:
-        log.warning("health check failed: %s", type(error).__name__)
-        return jsonify(status="unavailable"), 503
+    checks: dict[str, Callable[[], Awaitable[object]]] = {
+        "database": lambda: get_db().execute(text("SELECT 1")),
+        "throttle store": lambda: get_throttle().store.ping(),
+    }
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        except CHECK_ERRORS as error:
+            # Which service failed goes to the log only: the answer is public.
+            log.warning("health check failed: %s: %s", name, type(error).__name__)
+            return jsonify(status="unavailable"), 503
     return jsonify(status="ok"), 200
