@@ -103,3 +103,23 @@ async def test_database_stopping_and_returning_mid_run(
         assert (await client.get("/dashboard")).status_code == 200  # the session survived
         await auth.logout()
         assert (await auth.login("heidi", PASSWORD)).status_code == 303
+
+
+async def test_a_restart_between_requests_goes_unnoticed(
+    app_config: dict[str, Any], private_postgres: PrivatePostgres
+) -> None:
+    app = create_app({**app_config, "DATABASE_URL": private_postgres.url})
+    async with app.test_app():
+        client = app.test_client()
+        auth = AuthActions(client)
+        assert (await auth.register("ivan")).status_code == 303
+        assert (await client.get("/dashboard")).status_code == 200
+
+        # Every pooled connection now points at a server process that is gone.
+        private_postgres.stop()
+        private_postgres.start()
+
+        # The session lookup meets a dead connection, drops the pool's old ones and retries.
+        assert (await client.get("/dashboard")).status_code == 200
+        await auth.logout()
+        assert (await auth.login("ivan", PASSWORD)).status_code == 303
