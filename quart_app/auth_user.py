@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from quart import current_app
 from quart_auth import Action, AuthUser, current_user, login_user, logout_user
-from sqlalchemy.exc import DBAPIError
 
 from quart_app.config import Settings
 from quart_app.db import DATABASE_ERRORS, get_db
@@ -16,26 +15,6 @@ from quart_app.sessions import (
     resolve_session,
     revoke_session_token,
 )
-
-
-async def _resolve_with_one_retry(token: str) -> ActiveSession | None:
-    """The session behind ``token``, on a bare connection (not the request's ORM session: this
-    runs on every signed-in request, and the ORM layers would be most of its cost).
-
-    A pooled connection the database dropped (it restarted) fails on first use and is thrown
-    away with every other pooled connection as old; the lookup (its writes are idempotent)
-    then runs once more on a new one instead of failing the request.
-    """
-    settings: Settings = current_app.extensions["settings"]
-    database = current_app.extensions["database"]
-    try:
-        async with database.connect() as connection:
-            return await resolve_session(connection, token, settings)
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-    async with database.connect() as connection:
-        return await resolve_session(connection, token, settings)
 
 
 class SessionUser(AuthUser):
@@ -59,7 +38,11 @@ class SessionUser(AuthUser):
             # Marked first: if the database fails, the error propagates once (a 503 page) and
             # that page then renders as signed out instead of failing the same way again.
             self._resolved = True
-            self._session = await _resolve_with_one_retry(self.auth_id or "")
+            settings: Settings = current_app.extensions["settings"]
+            # A bare connection, not the request's ORM session: this runs on every signed-in
+            # request, and the ORM layers would be most of its cost.
+            async with current_app.extensions["database"].connect() as connection:
+                self._session = await resolve_session(connection, self.auth_id or "", settings)
             if self._session is None and self.action is Action.PASS:
                 self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
         return self._session

@@ -119,7 +119,7 @@ async def test_a_restart_between_requests_goes_unnoticed(
         private_postgres.stop()
         private_postgres.start()
 
-        # The session lookup meets a dead connection, drops the pool's old ones and retries.
+        # The pool's pre-ping finds each dead connection and replaces it before it is used.
         assert (await client.get("/dashboard")).status_code == 200
         await auth.logout()
         assert (await auth.login("ivan", PASSWORD)).status_code == 303
