@@ -12,7 +12,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,25 +83,32 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@asynccontextmanager
+async def signed_in(
+    app_config: dict[str, Any], postgres: PrivatePostgres, username: str
+) -> AsyncIterator[AuthActions]:
+    """The app on the private cluster, with ``username`` registered and signed in."""
+    app = create_app({**app_config, "DATABASE_URL": postgres.url})
+    async with app.test_app():
+        auth = AuthActions(app.test_client())
+        assert (await auth.register(username)).status_code == 303
+        assert (await auth.client.get("/dashboard")).status_code == 200
+        yield auth
+
+
 async def test_database_stopping_and_returning_mid_run(
     app_config: dict[str, Any], private_postgres: PrivatePostgres
 ) -> None:
-    app = create_app({**app_config, "DATABASE_URL": private_postgres.url})
-    async with app.test_app():
-        client = app.test_client()
-        auth = AuthActions(client)
-        assert (await auth.register("heidi")).status_code == 303
-        assert (await client.get("/dashboard")).status_code == 200
-
+    async with signed_in(app_config, private_postgres, "heidi") as auth:
         private_postgres.stop()  # the database goes away mid-run
-        assert (await client.get("/healthz")).status_code == 503
-        response = await client.get("/dashboard")
+        assert (await auth.client.get("/healthz")).status_code == 503
+        response = await auth.client.get("/dashboard")
         assert response.status_code == 503  # a clean refusal, not a 500 or a hang
         assert response.headers["Retry-After"] == "5"
 
         private_postgres.start()  # ...and comes back: no restart of the app needed
-        assert (await client.get("/healthz")).status_code == 200
-        assert (await client.get("/dashboard")).status_code == 200  # the session survived
+        assert (await auth.client.get("/healthz")).status_code == 200
+        assert (await auth.client.get("/dashboard")).status_code == 200  # the session survived
         await auth.logout()
         assert (await auth.login("heidi", PASSWORD)).status_code == 303
 
@@ -108,18 +116,12 @@ async def test_database_stopping_and_returning_mid_run(
 async def test_a_restart_between_requests_goes_unnoticed(
     app_config: dict[str, Any], private_postgres: PrivatePostgres
 ) -> None:
-    app = create_app({**app_config, "DATABASE_URL": private_postgres.url})
-    async with app.test_app():
-        client = app.test_client()
-        auth = AuthActions(client)
-        assert (await auth.register("ivan")).status_code == 303
-        assert (await client.get("/dashboard")).status_code == 200
-
+    async with signed_in(app_config, private_postgres, "ivan") as auth:
         # Every pooled connection now points at a server process that is gone.
         private_postgres.stop()
         private_postgres.start()
 
         # The pool's pre-ping finds each dead connection and replaces it before it is used.
-        assert (await client.get("/dashboard")).status_code == 200
+        assert (await auth.client.get("/dashboard")).status_code == 200
         await auth.logout()
         assert (await auth.login("ivan", PASSWORD)).status_code == 303
