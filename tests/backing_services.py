@@ -95,8 +95,21 @@ def private_database(url: str) -> Iterator[str]:
 
 
 @contextmanager
+def private_deployment() -> Iterator[dict[str, str]]:
+    """What the servers of one deployment share: DATABASE_URL, a new PostgreSQL database, and
+    with TEST_REDIS_URL, REDIS_URL under a key prefix of the deployment's own, so another
+    deployment's counters (127.0.0.1 is every test client) never count against this one's."""
+    with private_database(TEST_DATABASE_URL) as database_url:
+        services = {"DATABASE_URL": database_url}
+        if TEST_REDIS_URL:
+            services["REDIS_URL"] = TEST_REDIS_URL
+            services["REDIS_KEY_PREFIX"] = f"test-{secrets.token_hex(6)}:"
+        yield services
+
+
+@contextmanager
 def server_backing_services(overrides: dict[str, str]) -> Iterator[dict[str, str]]:
-    """DATABASE_URL and REDIS_URL for one real server, unless ``overrides`` sets them itself.
+    """A deployment of its own for one real server, unless ``overrides`` names its database.
 
     On SQLite (TEST_DATABASE_URL unset) this is nothing: the server uses its instance folder's
     app.db, as the README's run command does.
@@ -104,11 +117,5 @@ def server_backing_services(overrides: dict[str, str]) -> Iterator[dict[str, str
     if not ON_SERVER_DATABASE or "DATABASE_URL" in overrides:
         yield {}
         return
-    with private_database(TEST_DATABASE_URL) as database_url:
-        services = {"DATABASE_URL": database_url}
-        if TEST_REDIS_URL and "REDIS_URL" not in overrides:
-            # Its own key prefix, as a separate deployment would have: another server's
-            # counters (127.0.0.1 is every test client) never count against this one's.
-            services["REDIS_URL"] = TEST_REDIS_URL
-            services["REDIS_KEY_PREFIX"] = f"test-{secrets.token_hex(6)}:"
+    with private_deployment() as services:
         yield services

@@ -19,9 +19,7 @@ from tests.backing_services import (
     IN_CI,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
-    flush_redis,
-    private_database,
-    run_coroutine,
+    private_deployment,
 )
 from tests.integration.helpers import (
     AUTH_COOKIE,
@@ -43,15 +41,13 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """Hosts A and B: one new PostgreSQL database and one emptied Redis database between them."""
+    """Hosts A and B: one deployment, so one new PostgreSQL database and one Redis key prefix."""
     if not TEST_REDIS_URL:
         reason = "two hosts on PostgreSQL also need TEST_REDIS_URL"
         if IN_CI:
             pytest.fail(f"CI=true: {reason}", pytrace=False)
         pytest.skip(reason)
-    run_coroutine(flush_redis(TEST_REDIS_URL))
-    with private_database(TEST_DATABASE_URL) as database_url, ExitStack() as stack:
-        shared = {"DATABASE_URL": database_url, "REDIS_URL": TEST_REDIS_URL}
+    with private_deployment() as shared, ExitStack() as stack:
         servers = [
             stack.enter_context(
                 running_server(
