@@ -73,8 +73,7 @@ async def record_event_unless_recent(user_id: int, kind: EventKind, within: time
     await db.commit()
     if seen:
         return False
-    await add_event(db, user_id, kind)
-    await db.commit()
+    await record_event(user_id, kind)
     return True
 
 
