@@ -134,7 +134,7 @@ def init_app(app: Quart, settings: Settings) -> None:
 
     async def stop() -> None:
         throttle = app.extensions.get("throttle")
-        if throttle is not None and isinstance(throttle.store, RedisThrottleStore):
+        if throttle is not None:
             await throttle.store.close()
 
     app.before_serving(start)

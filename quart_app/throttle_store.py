@@ -28,6 +28,9 @@ class DatabaseThrottleStore:
     async def ping(self) -> None:
         """Nothing of its own to check: the health check already asks the database."""
 
+    async def close(self) -> None:
+        """Nothing of its own to close: the database's engine is db.py's."""
+
     async def increment(self, key: str, window: timedelta, now: datetime) -> Counter:
         """Count one hit in the key's current window (starting a new window when it is over)."""
         expired = ThrottleCounter.window_started_at <= now - window
