@@ -25,6 +25,7 @@ from quart_app import (
 from quart_app.auth_user import SessionUser
 from quart_app.client_ip import parse_networks
 from quart_app.config import Settings
+from quart_app.request_completion import CompletingHTTPConnection
 from quart_app.secret_key import load_or_create_secret_key
 from quart_app.views import account, auth, health, main
 
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH") or None
     settings = Settings.load(overrides=overrides)
     app = Quart(__name__, template_folder=str(TEMPLATES), instance_path=instance_path)
+    app.asgi_http_class = CompletingHTTPConnection  # a client that leaves cancels no handler
     app.config.update(quart_config(settings, app.instance_path))
     app.extensions["settings"] = settings
     app.extensions["trusted_proxies"] = parse_networks(settings.TRUSTED_PROXIES)

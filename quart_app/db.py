@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from quart import Quart, current_app, g
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -18,10 +19,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from quart_app.models import ThrottleCounter
 from quart_app.schema import ensure_schema
 
 # Long enough for a queue of writers under a login storm; short enough that a stuck lock is a 503.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A write that matches no row: it needs SQLite's write lock or a writable server; changes nothing.
+_WRITE_PROBE = update(ThrottleCounter).where(ThrottleCounter.key == "").values(hits=0)
 # What "the database is unreachable or overloaded" looks like: answered with 503, never 500.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeoutError, OSError)
 
@@ -99,6 +103,16 @@ class Database:
             raise RuntimeError("database not started: run the app through its serving hooks")
         return self.engine.connect()
 
+    async def check_writable(self) -> None:
+        """Raise unless a write could start now; the probe is rolled back and changes nothing.
+
+        A SELECT still answers while a stuck connection holds SQLite's write lock (or PostgreSQL
+        is read-only), when every login and registration fails: a health check must write.
+        """
+        async with self.connect() as connection:
+            await connection.execute(_WRITE_PROBE)
+            await connection.rollback()
+
     async def stop(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()
@@ -127,4 +141,6 @@ def get_db() -> AsyncSession:
 async def close_db(_exception: BaseException | None) -> None:
     db_session: AsyncSession | None = g.pop("db_session", None)
     if db_session is not None:
-        await db_session.close()
+        # Shielded, as SQLAlchemy's own ``async with`` exit is: a cancellation arriving now must
+        # not skip the rollback and leave a transaction open, or a connection checked out.
+        await asyncio.shield(db_session.close())

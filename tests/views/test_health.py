@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from quart_app import create_app
+from quart_app.db import make_engine
 from tests.conftest import PASSWORD, AuthActions, Client, sqlite_only
 
 
@@ -44,3 +49,33 @@ async def test_database_outage_gives_503_not_500(
 
         response = await client.get("/dashboard")
         assert response.status_code == 503
+
+
+@asynccontextmanager
+async def write_lock_held(database_url: str) -> AsyncIterator[None]:
+    """Another connection holds the database's write lock: SQLite's file lock, or PostgreSQL's
+    EXCLUSIVE lock on the table the probe writes (reads still pass, writes wait)."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            if engine.url.get_backend_name() == "sqlite":
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                await connection.execute(text("LOCK TABLE throttle_counters IN EXCLUSIVE MODE"))
+            yield
+            await connection.rollback()
+    finally:
+        await engine.dispose()
+
+
+async def test_healthz_is_503_while_the_database_cannot_take_a_write(
+    client: Client, database_url: str
+) -> None:
+    async with write_lock_held(database_url):
+        response = await client.get("/healthz")
+        assert response.status_code == 503  # a SELECT would still have answered
+        assert await response.get_json() == {"status": "unavailable"}
+    # The probe that overran was left to finish, not abandoned: the next check passes.
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert await response.get_json() == {"status": "ok"}
