@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     )
     passwords.init_app(app, settings)
     QuartAuth(app, user_class=SessionUser)
+    errors.init_app(app)  # first of the before-request hooks: 404 and 405 need no other work
     throttle.init_app(app, settings)  # before CSRF: a flood is refused before any other work
     maintenance.init_app(app, settings)
     csrf.init_app(app)
@@ -63,7 +64,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
-    errors.init_app(app)
     cli.init_app(app)
     admission.init_app(app, headers.security_headers(https_only=settings.COOKIE_SECURE))
     templating.drop_sync_context_processors(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response, redirect, render_template, request
+from quart import Quart, Response, has_request_context, redirect, render_template, request
 from quart_auth import Unauthorized
 from redis.exceptions import RedisError
 from werkzeug.exceptions import (
@@ -26,6 +26,12 @@ RETRY_AFTER_SECONDS = 5
 
 
 async def render_error(error: HTTPException) -> Response:
+    if not has_request_context():
+        # A WebSocket handshake (the app serves none): the server refuses it with this status.
+        # The page's template and context processors need an HTTP request to render.
+        return Response(
+            f"{error.code} {error.name}", status=error.code or 500, mimetype="text/plain"
+        )
     body = await render_template("errors/error.html", error=error)
     response = Response(body, status=error.code or 500)
     for name, value in error.get_headers():
@@ -77,11 +83,24 @@ async def handle_throttled(error: Throttled) -> Response:
 
 
 async def handle_unexpected_error(error: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
+    where = f"{request.method} {request.path}" if has_request_context() else "a WebSocket"
+    log.exception("unhandled error on %s", where, exc_info=error)
     return await render_error(InternalServerError())
 
 
+async def raise_routing_error() -> None:
+    """A path or method no route serves is its 404 or 405 (with Allow) before anything else.
+
+    Quart raises routing errors only after the before-request hooks, so a PUT to a POST-only
+    form would first meet the CSRF check and get a misleading 400.
+    """
+    if request.routing_exception is not None:
+        raise request.routing_exception
+
+
 def init_app(app: Quart) -> None:
+    """Call before the other modules' before-request hooks: routing errors come first."""
+    app.before_request(raise_routing_error)
     app.register_error_handler(Unauthorized, handle_unauthorized)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(HashPoolBusy, handle_hash_pool_busy)

@@ -76,7 +76,7 @@ async def _reauthenticate(user: User, password: str) -> bool:
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 async def password() -> Page:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await render_template("account/password.html")
     active = await _active()
     user = await _account(active)
@@ -169,7 +169,7 @@ async def activity() -> str:
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
 async def delete() -> Page:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await render_template("account/delete.html")
     user = await _account(await _active())
     password = field(await read_form(), "password")

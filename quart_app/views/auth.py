@@ -56,7 +56,7 @@ async def _login_page(
 
 @bp.route("/register", methods=["GET", "POST"])
 async def register() -> Page:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await _register_page()
     form = await read_form()
     username = normalise_username(field(form, "username"))
@@ -87,7 +87,7 @@ async def register() -> Page:
 
 @bp.route("/login", methods=["GET", "POST"])
 async def login() -> Page:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await _login_page()
     form = await read_form()
     username = field(form, "username")
@@ -143,7 +143,7 @@ async def login() -> Page:
 
 @bp.route("/logout", methods=["GET", "POST"])
 async def logout() -> Page:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         # Old links to GET /logout still land somewhere useful, but only a POST (with its CSRF
         # token) signs out: a cross-site <img src="/logout"> must not end anybody's session.
         return await render_template("auth/logout.html")

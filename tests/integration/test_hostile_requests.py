@@ -120,3 +120,52 @@ async def test_malformed_chunked_posts_leave_no_transaction_open(
             assert await open_transactions(server) == 0
             assert (await client.get("/healthz")).status_code == 200
     assert "Traceback" not in server.log_text()
+
+
+async def test_head_runs_no_form_action(rate_limited_server: LiveServer) -> None:
+    server = rate_limited_server
+    username, password = unique_username("head"), unique_password()
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        assert (await register(client, username, password)).status_code == 303
+        token = await fetch_csrf_token(client, "/")
+        # With the cookie and even the token, HEAD /logout signs nobody out.
+        response = await client.head("/logout", params={"csrf_token": token})
+        assert response.status_code == 200
+        assert response.content == b""
+        assert (await client.get("/dashboard")).status_code == 200
+
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as stranger:
+        await fetch_csrf_token(stranger, "/register")
+        # More than the 10 registrations per minute a POST is allowed: none is an account.
+        for number in range(12):
+            form = {"username": f"{username}-{number}", "password": password}
+            response = await stranger.request("HEAD", "/register", data=form)
+            assert response.status_code == 200
+        response = await stranger.request(
+            "HEAD", "/login", data={"username": username, "password": password}
+        )
+        assert response.status_code == 200
+        assert "auth" not in stranger.cookies
+    query = "SELECT count(*) FROM users WHERE username LIKE :pattern"
+    assert await database_rows(server, query, pattern=f"{username}-%") == [(0,)]
+
+
+WEBSOCKET_HANDSHAKE = (
+    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/dashboard", "/no-such-page"])
+async def test_a_websocket_handshake_is_refused_without_a_traceback(
+    rate_limited_server: LiveServer, path: str
+) -> None:
+    server = rate_limited_server
+    offset = len(server.log_text())
+    status = await send_raw(server.base_url, WEBSOCKET_HANDSHAKE.format(path=path).encode())
+    assert status.split()[1] in {b"400", b"404"}, status
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+        assert (await client.get("/healthz")).status_code == 200
+    log = server.log_text()[offset:]
+    assert "Traceback" not in log
+    assert "Error" not in log
