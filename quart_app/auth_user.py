@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quart import current_app
 from quart_auth import Action, AuthUser, current_user, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
 
 from quart_app.config import Settings
 from quart_app.db import DATABASE_ERRORS, get_db
@@ -52,25 +53,34 @@ class SessionUser(AuthUser):
         return await self.load() is not None
 
 
+class AccountGone(Exception):
+    """The account was deleted while it was signing in: to the user, an ordinary failed login."""
+
+
 async def start_session(user: User, *, remember: bool, user_agent: str, event: EventKind) -> None:
     """Sign ``user`` in with a fresh session id (never a reused one: no session fixation).
 
     The session row and the security event are written in one transaction (one commit on the
     login hot path). A session this browser already had is revoked: switching accounts leaves
-    no live row behind.
+    no live row behind. Raises AccountGone when the account was deleted meanwhile (its row's
+    foreign key refuses the session): a lost race, not a database outage.
     """
     db = get_db()
     if current_user.auth_id is not None:
         await revoke_session_token(db, current_user.auth_id)
-    token, session = await issue_session(
-        db,
-        user=user,
-        remember=remember,
-        user_agent=user_agent,
-        settings=current_app.extensions["settings"],
-    )
-    await add_event(db, user.id, event)
-    await db.commit()
+    try:
+        token, session = await issue_session(
+            db,
+            user=user,
+            remember=remember,
+            user_agent=user_agent,
+            settings=current_app.extensions["settings"],
+        )
+        await add_event(db, user.id, event)
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        raise AccountGone() from None
     login_user(SessionUser(token, session=session), remember=remember)
 
 

@@ -7,7 +7,10 @@ import logging
 from quart import Quart, Response, has_request_context, redirect, render_template, request
 from quart_auth import Unauthorized
 from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import (
+    Conflict,
     HTTPException,
     InternalServerError,
     ServiceUnavailable,
@@ -63,6 +66,16 @@ async def handle_database_error(error: Exception) -> Response:
     )
 
 
+async def handle_conflict(error: Exception) -> Response:
+    """A constraint violation or a vanished row: a race another request won, not an outage."""
+    log.warning(
+        "request lost a race on %s %s: %s", request.method, request.path, type(error).__name__
+    )
+    return await render_error(
+        Conflict("Another change to this account happened at the same time. Please try again.")
+    )
+
+
 async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
     """Shed inside the app (the pool filled up after the door let the request in)."""
     return Response(
@@ -107,4 +120,7 @@ def init_app(app: Quart) -> None:
     app.register_error_handler(Throttled, handle_throttled)
     for error_type in (*DATABASE_ERRORS, RedisError):
         app.register_error_handler(error_type, handle_database_error)
+    # More specific than DBAPIError (a DATABASE_ERRORS member): Quart picks these for them.
+    for error_type in (IntegrityError, StaleDataError):
+        app.register_error_handler(error_type, handle_conflict)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from quart import current_app, request
 from sqlalchemy import exists, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.client_ip import client_ip
@@ -46,10 +47,17 @@ async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:
 
 
 async def record_event(user_id: int, kind: EventKind) -> None:
-    """Write one event for this request's client in a transaction of its own."""
+    """Write one event for this request's client in a transaction of its own.
+
+    An account deleted meanwhile has no history to add to: its foreign key refuses the row,
+    and that is the end of it (a lost race, not a database outage).
+    """
     db = get_db()
     await add_event(db, user_id, kind)
-    await db.commit()
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
 
 
 async def record_event_unless_recent(user_id: int, kind: EventKind, within: timedelta) -> bool:

@@ -6,9 +6,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from quart_app.models import User
 from quart_app.passwords import PasswordHasherPool
@@ -103,8 +104,9 @@ async def authenticate(
     if not await user.check_password(password, hasher):
         return LoginAttempt(user, ok=False)
     if hasher.needs_rehash(user.password_hash):
-        await user.set_password(password, hasher)
-        await db.commit()
+        new_hash = await hasher.hash(password)
+        if await replace_password_hash(db, user, new_hash):
+            await db.commit()
     return LoginAttempt(user, ok=True)
 
 
@@ -112,7 +114,30 @@ async def get_user(db: AsyncSession, user_id: int) -> User | None:
     return await db.get(User, user_id)
 
 
-async def delete_user(db: AsyncSession, user: User) -> None:
-    """Delete the account; its sessions and events go with it (ON DELETE CASCADE)."""
-    await db.delete(user)
+async def replace_password_hash(db: AsyncSession, user: User, new_hash: str) -> bool:
+    """Store ``new_hash`` only if the stored hash is still the one ``user`` was loaded with.
+
+    Ten changes sent at once with the same current password all verify it; this
+    compare-and-set lets exactly one win, and the others find that the current password no
+    longer matches (or that the account is gone). The caller commits. Returns whether it won.
+    """
+    result = await db.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == user.password_hash)
+        .values(password_hash=new_hash)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(user, "password_hash", new_hash)  # known, not an ORM change to flush
+    return True
+
+
+async def delete_user(db: AsyncSession, user_id: int) -> bool:
+    """Delete the account; its sessions and events go with it (ON DELETE CASCADE).
+
+    A plain DELETE, not the ORM's: two deletions at once are one deletion and a no-op (the
+    ORM would warn that its row vanished). Returns whether this call deleted it.
+    """
+    result = await db.execute(delete(User).where(User.id == user_id))
     await db.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -13,13 +13,13 @@ from quart import (
     session,
     url_for,
 )
-from quart_auth import current_user, login_required, logout_user
+from quart_auth import Unauthorized, current_user, login_required, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from quart_app.auth_user import end_session, resume_session
 from quart_app.client_ip import client_ip
 from quart_app.db import get_db
-from quart_app.events import EventKind, recent_events, record_event
+from quart_app.events import EventKind, add_event, recent_events, record_event
 from quart_app.forms import field, read_form
 from quart_app.models import User
 from quart_app.passwords import get_hasher, password_problems
@@ -31,7 +31,7 @@ from quart_app.sessions import (
     rotate_session_token,
 )
 from quart_app.throttle import get_throttle
-from quart_app.users import delete_user, get_user
+from quart_app.users import delete_user, get_user, replace_password_hash
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 Page = str | tuple[str, int] | WerkzeugResponse
@@ -41,7 +41,7 @@ async def _active() -> ActiveSession:
     """This request's session (login_required has already resolved it: no query here)."""
     active = await current_user.load()
     if active is None:
-        abort(401)
+        raise Unauthorized()  # signed out meanwhile: to the login page
     return active
 
 
@@ -51,7 +51,7 @@ async def _account(active: ActiveSession) -> User:
     user = await get_user(db, active.user_id)
     await db.commit()  # end the read: no transaction stays open while argon2 runs
     if user is None:
-        abort(401)
+        raise Unauthorized()  # signed out meanwhile: to the login page
     return user
 
 
@@ -99,12 +99,18 @@ async def password() -> Page:
     if any(errors.values()):
         return await render_template("account/password.html", errors=errors), 400
     db = get_db()
-    await user.set_password(new, get_hasher())
+    if not await replace_password_hash(db, user, await get_hasher().hash(new)):
+        # Another change (or a deletion) committed since the current password was checked.
+        await db.rollback()
+        if await get_user(db, active.user_id) is None:
+            raise Unauthorized()  # signed out meanwhile: to the login page
+        errors["current_password"] = ["That is not your current password."]
+        return await render_template("account/password.html", errors=errors), 400
     ended = await revoke_other_sessions(db, user_id=user.id, keep_id=active.id)
     token = await rotate_session_token(db, active.id)  # a copy of the old cookie dies too
-    await db.commit()
+    await add_event(db, user.id, EventKind.PASSWORD_CHANGED)
+    await db.commit()  # the new hash, the ended sessions and the event: one transaction
     resume_session(token, active)
-    await record_event(user.id, EventKind.PASSWORD_CHANGED)
     await flash(f"Your password was changed. {_signed_out_elsewhere(ended)}", "success")
     return redirect(url_for("account.password"), 303)
 
@@ -128,7 +134,8 @@ async def sessions() -> str:
     return await render_template("account/sessions.html", sessions=listings)
 
 
-@bp.post("/sessions/<int:session_id>/revoke")
+# max: a larger id is no session of anybody's (a 404), not an integer the database overflows on.
+@bp.post("/sessions/<int(max=9223372036854775807):session_id>/revoke")
 @login_required
 async def revoke(session_id: int) -> WerkzeugResponse:
     active = await _active()
@@ -176,7 +183,7 @@ async def delete() -> Page:
     if not await _reauthenticate(user, password):
         errors = {"password": ["Enter your current password to delete the account."]}
         return await render_template("account/delete.html", errors=errors), 400
-    await delete_user(get_db(), user)
+    await delete_user(get_db(), user.id)
     await end_session(current_user)
     session.clear()
     await flash("Your account and everything stored about it were deleted.", "info")

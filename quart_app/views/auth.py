@@ -8,7 +8,7 @@ from quart import Blueprint, current_app, flash, redirect, render_template, requ
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quart_app.auth_user import end_session, start_session
+from quart_app.auth_user import AccountGone, end_session, start_session
 from quart_app.client_ip import client_ip
 from quart_app.db import get_db
 from quart_app.events import EventKind, record_event, record_event_unless_recent
@@ -134,9 +134,17 @@ async def login() -> Page:
     if pair_has_failures:
         await throttle.record_success(ip, username)
     _fresh_browser_session()
-    await start_session(
-        attempt.user, remember=remember, user_agent=_user_agent(), event=EventKind.LOGIN_SUCCEEDED
-    )
+    try:
+        await start_session(
+            attempt.user,
+            remember=remember,
+            user_agent=_user_agent(),
+            event=EventKind.LOGIN_SUCCEEDED,
+        )
+    except AccountGone:  # deleted while the password was checked: nobody to sign in
+        return await _login_page(
+            401, username=username, remember=remember, login_error=GENERIC_LOGIN_ERROR
+        )
     await flash(f"Signed in as {attempt.user.username}.", "success")
     return redirect(safe_next(request.args.get("next")), 303)
 
