@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import string
 import threading
 from collections.abc import AsyncIterator
 
@@ -10,12 +12,22 @@ import pytest
 from argon2 import PasswordHasher
 
 from quart_app.config import Settings
+from quart_app.password_patterns import is_run, repeated_unit
 from quart_app.passwords import (
     PasswordHasherPool,
     common_passwords,
     normalise_password,
     password_problems,
 )
+
+# A random 1024-character string (seeded): the longest password, with no pattern in it.
+RANDOM_1024 = "".join(random.Random(1024).choices(string.ascii_letters + string.digits, k=1024))
+# Twelve different single-code-point emoji, none next to another in Unicode order.
+TWELVE_EMOJI = "🔑🐈🌵🎲🚲🍋🌙🦊🐝🍄🎈🧭"
+REPEATED = "Avoid repeated characters or patterns"
+SEQUENCE = "Avoid sequences"
+PADDED = "common word or password repeated or padded"
+COMMON = "one of the most common passwords"
 
 
 @pytest.fixture
@@ -126,9 +138,9 @@ def test_password_problems(password: str, problem: str) -> None:
     "password",
     [
         "twelve chars",
-        "x" * 1024,
+        RANDOM_1024,
         "with spaces and ünïcode",
-        "🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑",
+        TWELVE_EMOJI,
         "all lowercase letters",
     ],
 )
@@ -138,8 +150,8 @@ def test_password_policy_accepts_without_composition_rules(password: str) -> Non
 
 def test_password_length_counts_code_points_not_bytes() -> None:
     # Twelve 4-byte emoji are twelve characters (48 UTF-8 bytes): long enough, not too long.
-    assert password_problems("🔑" * 12, min_length=12, max_length=12) == []
-    assert password_problems("🔑" * 11, min_length=12, max_length=12) != []
+    assert password_problems(TWELVE_EMOJI, min_length=12, max_length=12) == []
+    assert password_problems(TWELVE_EMOJI[:11], min_length=12, max_length=12) != []
 
 
 def test_normalise_password_is_nfkc() -> None:
@@ -173,3 +185,136 @@ def test_username_is_refused_as_password() -> None:
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        # The security probe's eight, all accepted before: long enough, on no list, still weak.
+        ("aaaaaaaaaaaa", REPEATED),
+        ("111111111111", REPEATED),
+        ("123456789012", SEQUENCE),
+        ("passwordpassword", REPEATED),
+        ("qwertyqwerty", REPEATED),
+        ("iloveyouiloveyou", REPEATED),
+        ("............", REPEATED),
+        (" " * 12, REPEATED),
+        # One short unit repeated, whatever its case, width or script, or lightly padded.
+        ("abcabcabcabc", REPEATED),
+        ("abcabcabcabca", REPEATED),
+        ("abababababab", REPEATED),
+        ("PassWordPassWord", REPEATED),
+        ("ＡＡＡＡＡＡＡＡＡＡＡＡ", REPEATED),
+        ("🔑" * 12, REPEATED),
+        ("x" * 1024, REPEATED),
+        ("xyzxyzxyzxyz!!", REPEATED),
+        ("passwordpassword1", REPEATED),
+        # Three distinct characters or fewer, in any order.
+        ("aaabbbaaabab", REPEATED),
+        ("-.-..-.--.-.", REPEATED),
+        # Runs along the digits (wrapping), the alphabet, Unicode order and keyboard rows.
+        ("987654321098", SEQUENCE),
+        ("7890123456789", SEQUENCE),
+        ("abcdefghijkl", SEQUENCE),
+        ("ZYXWVUTSRQPO", SEQUENCE),
+        ("абвгдежзийкл", SEQUENCE),
+        ("qwertyuiop[]", SEQUENCE),
+        ("qwertyuiopasdf", SEQUENCE),
+        ("~!@#$%^&*()_+", SEQUENCE),
+        ("ЙЦУКЕНГШЩЗХЪ", SEQUENCE),
+        ("1-2-3-4-5-6-7-8", SEQUENCE),
+        ("qwertyuiop!!", SEQUENCE),
+        ("abcdefghijklabcdefghijkl", SEQUENCE),
+        # A list word padded with digits and punctuation, or spaced out.
+        ("password!!!!", PADDED),
+        ("monkey123456", PADDED),
+        ("dragon2024!!", PADDED),
+        ("!!!!letmein!!!!", PADDED),
+        ("iloveyou2024", PADDED),
+        ("Sunshine2024", PADDED),
+        ("love2024!!!!", PADDED),
+        ("i love you!!!", PADDED),
+        ("p-a-s-s-w-o-r-d", PADDED),
+        ("september2024!", PADDED),
+        # On the list as they stand: the list's own message.
+        ("password1234", COMMON),
+        ("1qaz2wsx3edc", COMMON),
+    ],
+)
+def test_predictable_passwords_are_refused_with_one_reason(password: str, problem: str) -> None:
+    problems = password_problems(password, min_length=12, max_length=1024)
+    assert len(problems) == 1 and problem in problems[0]
+    assert password not in problems[0]  # the reason, never the password, goes back in the page
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "correct horse battery staple",
+        "tulip anvil sixteen",
+        "peanut butter jelly time",
+        "пароль-не-простой-2024",
+        "日本語のパスフレーズです",
+        "我爱北京天安门广场的大红灯笼",
+        "ÆØÅ æøå blåbærsyltetøy",
+        "Ελληνικά συνθηματικά",
+        TWELVE_EMOJI,
+        # tests/integration signs up "correct horse battery " + token_hex(6): its extremes too.
+        "correct horse battery 3f9a1c2e7b4d",
+        "correct horse battery 000000000000",
+        "correct horse battery 123456789abc",
+        "correct horse battery ffffffffffff",
+        # Random strings, and a passphrase typed twice (its half would be long enough alone).
+        "Xk9#mP2$vL7!qR4&",
+        "x7Kp2qZ9mW4r",
+        "3f9a1c2e7b4d",
+        RANDOM_1024,
+        "correct horse battery staple" * 2,
+        # A bare dictionary word, and a word with a long irregular number, are not patterns.
+        "hippopotamus",
+        "tulip 83920174653",
+    ],
+)
+def test_passphrases_and_random_strings_have_no_predictable_shape(password: str) -> None:
+    assert password_problems(password, min_length=12, max_length=1024) == []
+
+
+def test_a_repeated_unit_is_judged_by_the_minimum_length() -> None:
+    # Below the minimum the repetition is the problem; at it, the unit is what must be uncommon.
+    assert REPEATED in password_problems("passwordpassword", min_length=12, max_length=1024)[0]
+    assert PADDED in password_problems("passwordpassword", min_length=8, max_length=1024)[0]
+    assert password_problems("tulip anvil tulip anvil ", min_length=12, max_length=1024) == []
+
+
+def test_a_wrong_length_gets_only_the_length_reason() -> None:
+    assert password_problems("aaaaaa", min_length=12, max_length=1024) == [
+        "Use at least 12 characters."
+    ]
+    assert password_problems("a" * 1025, min_length=12, max_length=1024) == [
+        "Use at most 1024 characters."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [("abcabcab", "abc"), ("aaaa", "a"), ("abcab", "abcab"), ("abcd", "abcd"), ("", "")],
+)
+def test_repeated_unit_needs_two_whole_copies(text: str, unit: str) -> None:
+    assert repeated_unit(text) == unit
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("asdfghjkl;'", True),
+        ("zxcvbnm,./", True),
+        ("qwertrewq", True),
+        ("7890123", True),
+        ("αβγδεζ", True),
+        ("abd", False),
+        ("ab", False),
+        ("tulip", False),
+    ],
+)
+def test_is_run_follows_rows_and_orders_either_way(text: str, expected: bool) -> None:
+    assert is_run(text) is expected

@@ -69,6 +69,7 @@ async def test_register_taken_name_is_409_case_and_width_insensitive(
         ("alice", "x" * 1025, "Use at most 1024 characters."),
         ("alice", "twelve chars\x00ok", "Control characters"),
         ("alice", "peanutbutter", "most common passwords"),
+        ("alice", "passwordpassword", "Avoid repeated characters"),
         ("alice.smith-2026", "Alice.Smith-2026", "must not be your username"),
     ],
 )
