@@ -66,3 +66,70 @@ async def test_all_forms_carry_the_token(client: Client, auth: AuthActions) -> N
     for path in ("/", "/logout", "/dashboard"):
         html = await (await client.get(path)).get_data(as_text=True)
         assert html.count('name="csrf_token"') >= 1  # the nav's log-out form at least
+
+
+def cookie_value(client: Client, name: str) -> str:
+    return next(cookie.value for cookie in client.cookie_jar if cookie.name == name)  # type: ignore[union-attr]
+
+
+async def test_a_token_planted_from_another_session_is_refused(app: Quart) -> None:
+    """Mallory's own CSRF cookie and token, planted beside Alice's sign-in cookie."""
+    alice, mallory = AuthActions(app.test_client()), AuthActions(app.test_client())
+    await alice.register("alice")
+    await mallory.register("mallory")
+    mallory_token = await mallory.csrf("/account/password")
+    alice.client.set_cookie("localhost", "flash_csrf", cookie_value(mallory.client, "flash_csrf"))
+    before = await users_and_sessions(app)
+    response = await alice.client.post("/logout", form={"csrf_token": mallory_token})
+    assert response.status_code == 400
+    assert await users_and_sessions(app) == before
+    assert (await alice.client.get("/dashboard")).status_code == 200  # still signed in
+
+
+async def test_a_signed_out_token_does_not_survive_sign_in(app: Quart, auth: AuthActions) -> None:
+    await auth.register("alice")
+    await auth.logout()
+    anonymous_token = await auth.csrf("/login")
+    anonymous_cookie = cookie_value(auth.client, "flash_csrf")
+    await auth.login("alice")
+    auth.client.set_cookie("localhost", "flash_csrf", anonymous_cookie)  # replayed after login
+    response = await auth.client.post("/logout", form={"csrf_token": anonymous_token})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "http://localhost.evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://localhost", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_a_post_from_another_site_is_refused_even_with_the_token(
+    app: Quart, auth: AuthActions, headers: dict[str, str]
+) -> None:
+    await auth.register("alice")
+    token = await auth.csrf("/login")
+    before = await users_and_sessions(app)
+    response = await auth.client.post("/logout", form={"csrf_token": token}, headers=headers)
+    assert response.status_code == 400
+    assert await users_and_sessions(app) == before
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://localhost"},
+        {"Origin": "https://LOCALHOST"},  # a proxy in front may end TLS: the host decides
+        {"Sec-Fetch-Site": "same-origin"},
+        {},
+    ],
+)
+async def test_a_post_from_this_site_is_accepted(
+    auth: AuthActions, headers: dict[str, str]
+) -> None:
+    token = await auth.csrf("/register")
+    form = {"username": "alice", "password": PASSWORD, "csrf_token": token}
+    assert (await auth.client.post("/register", form=form, headers=headers)).status_code == 303
