@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     """Build the app from the environment, with ``config`` (same option names) taking precedence."""
     overrides = dict(config or {})
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH") or None
-    settings = Settings.load(overrides=overrides)
+    settings = cli.load_settings(overrides)  # a bad value: one line from a command
     app = Quart(__name__, template_folder=str(TEMPLATES), instance_path=instance_path)
     app.asgi_http_class = CompletingHTTPConnection  # a client that leaves cancels no handler
     app.config.update(quart_config(settings, app.instance_path))

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 import click
 from quart import Quart
 from quart.cli import ScriptInfo
 
-from quart_app.config import Settings
+from quart_app.config import ConfigError, Settings
 from quart_app.db import Database, make_engine
 from quart_app.passwords import PasswordHasherPool, password_problems
 from quart_app.schema import head_revision, migration_lock, upgrade
 from quart_app.users import UsernameTaken, create_user, normalise_username, username_problems
+
+
+def load_settings(overrides: Mapping[str, Any]) -> Settings:
+    """``Settings.load``; under a command, a bad value becomes click's one ``Error:`` line.
+
+    ``quart --app quart_app CMD`` calls create_app to find CMD, before any command here runs.
+    Click prints a ClickException as one line and exits 1; anything else, as a traceback.
+    """
+    try:
+        return Settings.load(overrides=overrides)
+    except ConfigError as error:
+        if click.get_current_context(silent=True) is None:
+            raise  # not under a command: asgi.py or the caller reports it
+        raise click.ClickException(error.report()) from None
 
 
 def _app() -> Quart:

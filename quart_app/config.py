@@ -7,6 +7,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio.connection import parse_url as parse_redis_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from quart_app.client_ip import parse_networks
 
@@ -14,10 +19,17 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 # A short key can be brute-forced offline from one signed cookie, and then any cookie forged.
 MIN_SECRET_KEY_LENGTH = 32
+# The app runs on asyncio: a sync driver would block the event loop (SQLAlchemy refuses it).
+ASYNC_DATABASE_EXAMPLES = "sqlite+aiosqlite:///app.db or postgresql+asyncpg://user@host/db"
+REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url accepts
 
 
 class ConfigError(ValueError):
     """A setting has a value the app cannot run with; raised at start-up, never per request."""
+
+    def report(self) -> str:
+        """The one line a server or command prints before it stops: it names the setting."""
+        return f"configuration error: {self}"
 
 
 def _option(default: Any, minimum: int | None = None, maximum: int | None = None) -> Any:
@@ -115,7 +127,49 @@ class Settings:
             raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
         if settings.PASSWORD_MIN_LENGTH > settings.PASSWORD_MAX_LENGTH:
             raise ConfigError("PASSWORD_MIN_LENGTH must not exceed PASSWORD_MAX_LENGTH")
+        if settings.DATABASE_URL:
+            _check_database_url(settings.DATABASE_URL)
+        if settings.REDIS_URL:
+            _check_redis_url(settings.REDIS_URL)
         return settings
+
+
+# Neither check echoes the URL: it may carry a password, and the message goes to the logs.
+def _check_database_url(url: str) -> None:
+    """Refuse a URL the engine would fail on later, deep inside a worker's start-up."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError(
+            f"DATABASE_URL is not a database URL (e.g. {ASYNC_DATABASE_EXAMPLES})"
+        ) from None
+    driver = parsed.drivername
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ConfigError(f"DATABASE_URL names no database SQLAlchemy knows: {driver!r}") from None
+    if not dialect.is_async:
+        raise ConfigError(
+            f"DATABASE_URL needs an async driver (e.g. {ASYNC_DATABASE_EXAMPLES}); got {driver!r}"
+        )
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        raise ConfigError(
+            f"DATABASE_URL's driver {driver!r} is not installed (no module {error.name!r})"
+        ) from None
+
+
+def _check_redis_url(url: str) -> None:
+    """Refuse a URL redis-py would reject when the first worker connects."""
+    scheme = urlsplit(url).scheme
+    if scheme not in REDIS_SCHEMES:
+        shown = f"{scheme}://" if scheme else "no scheme"
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {shown}")
+    try:
+        parse_redis_url(url)
+    except ValueError:  # a port that is not a number, a bad query option
+        raise ConfigError("REDIS_URL is not a Redis URL redis-py can parse") from None
 
 
 def _parse(option: dataclasses.Field[Any], raw: Any) -> Any:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
@@ -13,6 +16,9 @@ from quart import Quart
 from quart.testing import QuartCliRunner
 
 from quart_app import create_app
+from tests.live_server import APP_SETTINGS, PROJECT_ROOT
+
+QUART = Path(sys.executable).with_name("quart")
 
 PASSWORD = "correct horse battery"
 PASSWORD_INPUT = f"{PASSWORD}\n{PASSWORD}\n"
@@ -163,3 +169,42 @@ def test_the_password_is_never_echoed(runner: QuartCliRunner, database: Path) ->
         assert PASSWORD not in output  # ...but what was typed is not
         assert "tiny secret" not in output
     assert [username for username, _key, _hash in users(database)] == ["dave"]
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "value", "line"),
+    [
+        (
+            ["create-user", "bob"],
+            "PASSWORD_MIN_LENGTH",
+            "abc",
+            "Error: configuration error: PASSWORD_MIN_LENGTH must be a whole number; got 'abc'",
+        ),
+        (
+            ["db-upgrade"],
+            "DATABASE_URL",
+            "bogus://x",
+            "Error: configuration error: DATABASE_URL names no database SQLAlchemy knows: 'bogus'",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_a_command_with_one_line_naming_it(
+    tmp_path: Path, args: list[str], setting: str, value: str, line: str
+) -> None:
+    """Through the real ``quart`` command: Quart builds the app before the command is found."""
+    env = {name: text for name, text in os.environ.items() if name not in APP_SETTINGS}
+    env.update(INSTANCE_PATH=str(tmp_path), **{setting: value})
+    result = subprocess.run(
+        [str(QUART), "--app", "quart_app", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [line]
+    assert result.stdout == ""
+    assert not (tmp_path / "app.db").exists()  # stopped before touching any database

@@ -84,3 +84,61 @@ def test_create_app_sets_cookie_flags_deliberately(app_config: dict) -> None:
     insecure = create_app({**app_config, "COOKIE_SECURE": False})
     assert insecure.config["SESSION_COOKIE_SECURE"] is False
     assert insecure.config["QUART_AUTH_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DATABASE_URL": "bogus://x"}, "DATABASE_URL names no database SQLAlchemy knows: 'bogus'"),
+        ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL needs an async driver"),
+        ({"DATABASE_URL": "postgresql+psycopg2://u@h/db"}, "DATABASE_URL needs an async driver"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
+        ({"DATABASE_URL": "postgresql+asyncpg://u@h:port/db"}, "DATABASE_URL is not a database"),
+        ({"DATABASE_URL": "mysql+aiomysql://u@h/db"}, "DATABASE_URL's driver .* not installed"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://.*; got http://"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL must start with redis://"),
+        ({"REDIS_URL": "garbage"}, "REDIS_URL must start with redis://.*; got no scheme"),
+        ({"REDIS_URL": "redis://h:port/0"}, "REDIS_URL is not a Redis URL"),
+    ],
+)
+def test_unusable_service_urls_are_clear_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.load(environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("DATABASE_URL", "sqlite+aiosqlite:///x.db"),
+        ("DATABASE_URL", "sqlite+aiosqlite://"),
+        ("DATABASE_URL", "postgresql+asyncpg://u@h/db"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("REDIS_URL", "rediss://:secret@redis.example:6380/1"),
+        ("REDIS_URL", "unix:///run/redis.sock?db=2"),
+    ],
+)
+def test_usable_service_urls_are_accepted(name: str, url: str) -> None:
+    assert getattr(Settings.load(environ={name: url}), name) == url
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("DATABASE_URL", "postgresql://app:hunter2-secret@db.example/app"),
+        ("DATABASE_URL", "postgresql+asyncpg://app:hunter2-secret@db.example:x/app"),
+        ("REDIS_URL", "http://:hunter2-secret@redis.example"),
+        ("REDIS_URL", "redis://:hunter2-secret@redis.example:x/0"),
+    ],
+)
+def test_url_errors_never_echo_the_password(name: str, url: str) -> None:
+    with pytest.raises(ConfigError, match=name) as error:
+        Settings.load(environ={name: url})
+    assert "hunter2" not in error.value.report()
+
+
+def test_a_config_error_reports_one_line_naming_the_setting() -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.load(environ={"PASSWORD_MIN_LENGTH": "abc"})
+    assert error.value.report() == (
+        "configuration error: PASSWORD_MIN_LENGTH must be a whole number; got 'abc'"
+    )
