@@ -79,6 +79,7 @@ def quart_config(settings: Settings, instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": settings.SECRET_KEY or load_or_create_secret_key(instance_path),
         "SECRET_KEY_FALLBACKS": list(settings.SECRET_KEY_FALLBACKS),
         "MAX_CONTENT_LENGTH": settings.MAX_CONTENT_LENGTH,
+        "BODY_TIMEOUT": settings.REQUEST_BODY_TIMEOUT,
         # Quart's own cookie (CSRF token, flashed messages) defaults to SameSite=None, not Secure.
         "SESSION_COOKIE_NAME": f"{prefix}flash_csrf",
         "SESSION_COOKIE_PATH": "/",

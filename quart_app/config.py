@@ -95,6 +95,9 @@ class Settings:
     PURGE_INTERVAL: int = _option(10 * 60, minimum=1)
     # Auth forms are a few hundred bytes; anything near this limit is abuse (answered with 413).
     MAX_CONTENT_LENGTH: int = _option(64 * 1024, minimum=1024)
+    # Seconds a request's whole body may take to arrive, then 408: a form of a few hundred bytes
+    # trickled a byte at a time would otherwise hold its connection and handler for a minute.
+    REQUEST_BODY_TIMEOUT: int = _option(10, minimum=1, maximum=600)
 
     @classmethod
     def load(

@@ -20,7 +20,7 @@ from werkzeug.exceptions import (
 from quart_app.admission import BUSY_PAGE
 from quart_app.db import DATABASE_ERRORS
 from quart_app.passwords import HashPoolBusy
-from quart_app.redirects import login_url
+from quart_app.redirects import login_url, return_target
 from quart_app.throttle import Throttled
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,7 @@ async def render_error(error: HTTPException) -> Response:
 
 async def handle_unauthorized(_error: Unauthorized) -> Response:
     """A signed-out visitor to a protected page is sent to log in, and back afterwards."""
-    target = request.path + (
-        f"?{request.query_string.decode('latin-1')}" if request.query_string else ""
-    )
-    return redirect(login_url(target), 302)
+    return redirect(login_url(return_target()), 302)
 
 
 async def handle_http_error(error: HTTPException) -> Response:

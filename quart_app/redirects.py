@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import quote, urlsplit
+
+from quart import current_app, request, url_for
+
+View = TypeVar("View", bound=Callable[..., object])
 
 NEXT_MAX_LENGTH = 2048
 
@@ -33,3 +39,30 @@ def safe_next(target: str | None, default: str = "/") -> str:
 def login_url(next_path: str) -> str:
     """The login page URL that returns to ``next_path``: "/login?next=/dashboard"."""
     return f"/login?next={quote(next_path, safe='/')}"
+
+
+def form_page(endpoint: str) -> Callable[[View], View]:
+    """Mark a POST-only view with the page that holds its form (put it under login_required).
+
+    A signed-out POST there is sent to log in and then to that page: back to the POST's own
+    URL, it would land on a 405.
+    """
+
+    def mark(view: View) -> View:
+        view.form_page = endpoint  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def return_target() -> str:
+    """Where to return after logging in: this URL when a GET serves it, else its form's page."""
+    if request.method in {"GET", "HEAD"}:
+        query = request.query_string.decode("latin-1")
+        return request.path + (f"?{query}" if query else "")
+    rule = request.url_rule
+    if rule is not None and "GET" in (rule.methods or ()):
+        return request.path  # the form is on this very URL
+    view = current_app.view_functions.get(request.endpoint or "")
+    endpoint = getattr(view, "form_page", None)
+    return url_for(endpoint) if endpoint else url_for("main.index")

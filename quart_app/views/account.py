@@ -23,6 +23,7 @@ from quart_app.events import EventKind, add_event, recent_events, record_event
 from quart_app.forms import field, read_form
 from quart_app.models import User
 from quart_app.passwords import get_hasher, password_problems
+from quart_app.redirects import form_page
 from quart_app.sessions import (
     ActiveSession,
     list_user_sessions,
@@ -137,6 +138,7 @@ async def sessions() -> str:
 # max: a larger id is no session of anybody's (a 404), not an integer the database overflows on.
 @bp.post("/sessions/<int(max=9223372036854775807):session_id>/revoke")
 @login_required
+@form_page("account.sessions")
 async def revoke(session_id: int) -> WerkzeugResponse:
     active = await _active()
     # Scoped by user: another user's session id is "not found", never revoked or revealed.
@@ -154,6 +156,7 @@ async def revoke(session_id: int) -> WerkzeugResponse:
 
 @bp.post("/sessions/revoke-others")
 @login_required
+@form_page("account.sessions")
 async def revoke_others() -> WerkzeugResponse:
     active = await _active()
     db = get_db()

@@ -169,3 +169,33 @@ async def test_a_websocket_handshake_is_refused_without_a_traceback(
     log = server.log_text()[offset:]
     assert "Traceback" not in log
     assert "Error" not in log
+
+
+async def test_a_trickled_body_is_cut_off_with_408(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with running_server(
+        tmp_path_factory.mktemp("trickle"),
+        secret_key=TEST_SECRET_KEY,
+        extra_env={"REQUEST_BODY_TIMEOUT": "2"},
+    ) as server:
+        url = httpx.URL(server.base_url)
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        try:
+            writer.write(
+                b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n"
+            )
+            answer = b""
+            for _ in range(40):  # a byte every 0.25 s: 10 s to send, if nobody stopped it
+                writer.write(b"a")
+                await writer.drain()
+                try:
+                    answer += await asyncio.wait_for(reader.read(4096), timeout=0.25)
+                except TimeoutError:
+                    continue
+                if answer:
+                    break
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]

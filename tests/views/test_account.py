@@ -280,3 +280,22 @@ async def test_delete_removes_user_sessions_events_and_signs_out(
     assert (await other.get("/dashboard")).status_code == 302
     assert "deleted" in await (await client.get("/")).get_data(as_text=True)
     assert (await auth.register("alice")).status_code == 303  # the name is free again
+
+
+@pytest.mark.parametrize(
+    ("path", "form_page"),
+    [
+        ("/account/sessions/1/revoke", "/account/sessions"),
+        ("/account/sessions/revoke-others", "/account/sessions"),
+        ("/account/password", "/account/password"),
+        ("/account/delete", "/account/delete"),
+    ],
+)
+async def test_a_signed_out_post_returns_to_the_form_after_login(
+    client: Client, auth: AuthActions, path: str, form_page: str
+) -> None:
+    """Not to the POST-only URL itself, where the browser would land on a 405."""
+    token = await auth.csrf("/login")
+    response = await client.post(path, form={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next={form_page}"
