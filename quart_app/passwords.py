@@ -19,6 +19,7 @@ from quart import Quart, current_app
 
 from quart_app.config import Settings
 from quart_app.password_patterns import is_padded_word, is_repetitive, is_sequential
+from quart_app.request_completion import ClientDisconnected, Departure, departure
 
 T = TypeVar("T")
 
@@ -130,6 +131,20 @@ def _lower_thread_priority() -> None:
         pass  # not Linux, or not permitted: hashing still works at normal priority
 
 
+_SKIPPED = object()
+
+
+def _unless_gone(flag: Departure | None, function: Callable[..., T], *args: str) -> T | object:
+    """Run ``function`` in the hashing thread, unless the client left while it waited its turn.
+
+    Under overload clients give up and go; their queued hashes would take the CPU the ones
+    still waiting need. A hash is safe to drop: no transaction is open while one runs.
+    """
+    if flag is not None and flag.gone:
+        return _SKIPPED
+    return function(*args)
+
+
 class PasswordHasherPool:
     """argon2id off the event loop: a fixed number of threads, since argon2-cffi releases the GIL.
 
@@ -193,11 +208,17 @@ class PasswordHasherPool:
             raise RuntimeError("password hasher not started: call start() (a before_serving hook)")
         if self.is_saturated():
             raise HashPoolBusy()
+        flag = departure()
         self.admitted += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+            result = await asyncio.get_running_loop().run_in_executor(
+                self._executor, _unless_gone, flag, function, *args
+            )
         finally:
             self.admitted -= 1
+        if result is _SKIPPED:
+            raise ClientDisconnected()
+        return result  # type: ignore[return-value]
 
     async def hash(self, password: str) -> str:
         return await self._run(self.hasher.hash, normalise_password(password))

@@ -9,13 +9,15 @@ frees its cursor). Six malformed POSTs blocked every login and registration for 
 
 So a disconnect ends the body instead: a handler still waiting for it gets ClientDisconnected
 (a 400 nobody reads), and whatever it already started (a statement, a commit, a rollback) runs
-to its end. Every request is bounded anyway (BODY_TIMEOUT, the database's busy timeout, the
-argon2 queue), so a client that leaves cannot keep a handler alive for long.
+to its end. Work that is safe to drop checks ``client_gone()`` and is skipped: an argon2 hash
+still queued (no transaction is ever open while one runs) is not computed for nobody, which
+under overload is most of what a departed client would cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable
 from quart.asgi import ASGIHTTPConnection
@@ -24,7 +26,22 @@ from werkzeug.exceptions import BadRequest
 
 
 class ClientDisconnected(BadRequest):
-    description = "The connection closed before the request body was complete."
+    description = "The connection closed before the request was answered."
+
+
+class Departure:
+    """Set once the client of this request has gone; read from any thread."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+
+_departure: ContextVar[Departure | None] = ContextVar("departure", default=None)
+
+
+def departure() -> Departure | None:
+    """This request's departure flag (None outside a request served by this connection)."""
+    return _departure.get()
 
 
 def fail_body(body: Body, error: Exception) -> None:
@@ -42,15 +59,20 @@ class CompletingHTTPConnection(ASGIHTTPConnection):
 
     async def __call__(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         request = self._create_request_from_scope(send)
-        receiver = asyncio.ensure_future(self.handle_messages(request, receive))
+        flag = Departure()
+        token = _departure.set(flag)  # the handler runs in this task: its awaits see the flag
+        receiver = asyncio.ensure_future(self.handle_messages(request, receive, flag))
         try:
             await self.handle_request(request, send)
         finally:
+            _departure.reset(token)
             receiver.cancel()
             # return_exceptions: the receiver's own end is no error of this request's.
             await asyncio.gather(receiver, return_exceptions=True)
 
-    async def handle_messages(self, request: Request, receive: ASGIReceiveCallable) -> None:
+    async def handle_messages(  # type: ignore[override]
+        self, request: Request, receive: ASGIReceiveCallable, flag: Departure | None = None
+    ) -> None:
         while True:
             message = await receive()
             if message["type"] == "http.request":
@@ -58,5 +80,7 @@ class CompletingHTTPConnection(ASGIHTTPConnection):
                 if not message.get("more_body", False):
                     request.body.set_complete()
             elif message["type"] == "http.disconnect":
+                if flag is not None:
+                    flag.gone = True
                 fail_body(request.body, ClientDisconnected())
                 return

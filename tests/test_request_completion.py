@@ -79,3 +79,37 @@ async def test_a_body_cut_off_by_a_disconnect_fails_with_client_disconnected(app
     sent = await serve_then_disconnect(app, "/test-read-body", body=None)
     assert len(seen) == 1
     assert sent[0]["status"] == 400
+
+
+async def test_a_hash_queued_for_a_departed_client_is_not_computed(app: Quart) -> None:
+    hasher = app.extensions["passwords"]
+    computed: list[str] = []
+    real_hash = hasher.hasher.hash
+
+    class CountingHasher:
+        def hash(self, password: str) -> str:
+            computed.append(password)
+            return real_hash(password)
+
+    hasher.hasher = CountingHasher()
+    outcome: list[str] = []
+
+    @app.post("/test-hash")
+    async def hash_after_a_while() -> str:
+        await asyncio.sleep(0.1)  # the client leaves meanwhile (before the hash's turn)
+        try:
+            await hasher.hash("a password nobody waits for")
+        except ClientDisconnected:
+            outcome.append("skipped")
+            raise
+        outcome.append("hashed")
+        return "hashed"
+
+    app.before_request_funcs[None] = []
+    sent = await serve_then_disconnect(app, "/test-hash", body=b"0123456789")
+    assert outcome == ["skipped"]
+    assert computed == []
+    assert sent[0]["status"] == 400
+    # Outside a departed request the pool hashes as ever.
+    assert (await hasher.hash("still hashed")).startswith("$argon2id$")
+    assert computed == ["still hashed"]
