@@ -114,7 +114,7 @@ def app_revision() -> str:
     """The commit measured, and whether the app's files differ from it (work in progress)."""
     try:
         commit = _git("rev-parse", "--short", "HEAD")
-        changed = _git("status", "--porcelain", "--", "quart_app", "templates")
+        changed = _git("status", "--porcelain", "--", "quart_app")
     except (OSError, subprocess.SubprocessError):
         return "unknown (no git)"
     return f"{commit} + uncommitted app changes" if changed else commit

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from quart import Quart
@@ -29,8 +28,6 @@ from quart_app.request_completion import CompletingHTTPConnection
 from quart_app.secret_key import load_or_create_secret_key
 from quart_app.views import account, auth, health, main
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
 __all__ = ["Settings", "create_app"]
 
 
@@ -39,7 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     overrides = dict(config or {})
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH") or None
     settings = cli.load_settings(overrides)  # a bad value: one line from a command
-    app = Quart(__name__, template_folder=str(TEMPLATES), instance_path=instance_path)
+    # Templates, static files and migrations are package data: a wheel install runs as is.
+    app = Quart(__name__, instance_path=instance_path)
     app.asgi_http_class = CompletingHTTPConnection  # a client that leaves cancels no handler
     app.config.update(quart_config(settings, app.instance_path))
     app.extensions["settings"] = settings
