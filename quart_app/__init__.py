@@ -26,6 +26,7 @@ from quart_app.client_ip import parse_networks
 from quart_app.config import Settings
 from quart_app.request_completion import CompletingHTTPConnection
 from quart_app.secret_key import load_or_create_secret_key
+from quart_app.state import SETTINGS, TRUSTED_PROXIES, set_state
 from quart_app.views import account, auth, health, main
 
 __all__ = ["Settings", "create_app"]
@@ -40,8 +41,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app = Quart(__name__, instance_path=instance_path)
     app.asgi_http_class = CompletingHTTPConnection  # a client that leaves cancels no handler
     app.config.update(quart_config(settings, app.instance_path))
-    app.extensions["settings"] = settings
-    app.extensions["trusted_proxies"] = parse_networks(settings.TRUSTED_PROXIES)
+    set_state(app, SETTINGS, settings)
+    set_state(app, TRUSTED_PROXIES, parse_networks(settings.TRUSTED_PROXIES))
 
     db.init_app(
         app,

@@ -13,6 +13,7 @@ from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallabl
 from quart import Quart
 
 from quart_app.passwords import PasswordHasherPool, shed_retry_after
+from quart_app.state import get_hasher
 
 # Forms whose POST runs argon2.
 HASHING_ENDPOINTS = frozenset({"auth.login", "auth.register", "account.password", "account.delete"})
@@ -80,5 +81,5 @@ def init_app(app: Quart, headers: dict[str, str]) -> None:
     """Wrap the app's ASGI entry; call after the blueprints (the paths come from them)."""
     paths = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint in HASHING_ENDPOINTS]
     app.asgi_app = AdmissionControl(  # type: ignore[method-assign]
-        app.asgi_app, app.extensions["passwords"], paths, headers
+        app.asgi_app, get_hasher(app), paths, headers
     )

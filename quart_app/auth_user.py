@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from quart import current_app
 from quart_auth import Action, AuthUser, current_user, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from quart_app.config import Settings
 from quart_app.db import DATABASE_ERRORS, get_db
 from quart_app.events import EventKind, add_event
 from quart_app.models import User
@@ -16,6 +14,7 @@ from quart_app.sessions import (
     resolve_session,
     revoke_session_token,
 )
+from quart_app.state import get_database, get_settings
 
 
 class SessionUser(AuthUser):
@@ -39,10 +38,10 @@ class SessionUser(AuthUser):
             # Marked first: if the database fails, the error propagates once (a 503 page) and
             # that page then renders as signed out instead of failing the same way again.
             self._resolved = True
-            settings: Settings = current_app.extensions["settings"]
+            settings = get_settings()
             # A bare connection, not the request's ORM session: this runs on every signed-in
             # request, and the ORM layers would be most of its cost.
-            async with current_app.extensions["database"].connect() as connection:
+            async with get_database().connect() as connection:
                 self._session = await resolve_session(connection, self.auth_id or "", settings)
             if self._session is None and self.action is Action.PASS:
                 self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
@@ -74,7 +73,7 @@ async def start_session(user: User, *, remember: bool, user_agent: str, event: E
             user=user,
             remember=remember,
             user_agent=user_agent,
-            settings=current_app.extensions["settings"],
+            settings=get_settings(),
         )
         await add_event(db, user.id, event)
         await db.commit()

@@ -14,6 +14,7 @@ from quart_app.config import ConfigError, Settings
 from quart_app.db import Database, make_engine
 from quart_app.passwords import PasswordHasherPool, password_problems
 from quart_app.schema import head_revision, migration_lock, upgrade
+from quart_app.state import get_database, get_settings
 from quart_app.users import UsernameTaken, create_user, normalise_username, username_problems
 
 
@@ -43,14 +44,14 @@ def _app() -> Quart:
 @click.command("db-upgrade")
 def db_upgrade_command() -> None:
     """Apply the schema migrations not yet applied (back up the database first)."""
-    asyncio.run(_upgrade(_app().extensions["database"].url))
+    asyncio.run(_upgrade(get_database(_app()).url))
     click.echo(f"Database at revision {head_revision()}.")
 
 
 @click.command("init-db")
 def init_db_command() -> None:
     """Create the schema on a new database (start-up does this too); same as db-upgrade."""
-    asyncio.run(_upgrade(_app().extensions["database"].url))
+    asyncio.run(_upgrade(get_database(_app()).url))
     click.echo("Database ready.")
 
 
@@ -71,7 +72,7 @@ def create_user_command(username: str) -> None:
     A password argument would land in shell history and in every process listing.
     """
     app = _app()
-    settings = app.extensions["settings"]
+    settings = get_settings(app)
     username = normalise_username(username)
     if problems := username_problems(username):
         raise click.BadParameter(" ".join(problems), param_hint="USERNAME")
@@ -84,7 +85,7 @@ def create_user_command(username: str) -> None:
     ):
         raise click.ClickException(" ".join(problems))
     try:
-        asyncio.run(_create_user(app.extensions["database"].url, settings, username, password))
+        asyncio.run(_create_user(get_database(app).url, settings, username, password))
     except UsernameTaken:
         raise click.ClickException(f"The username {username!r} is taken.") from None
     click.echo(f"Created user {username}.")

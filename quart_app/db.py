@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, current_app, g
+from quart import Quart, g
 from sqlalchemy import event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 
 from quart_app.models import ThrottleCounter
 from quart_app.schema import ensure_schema
+from quart_app.state import DATABASE, get_database, set_state
 
 # Long enough for a queue of writers under a login storm; short enough that a stuck lock is a 503.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -122,7 +123,7 @@ class Database:
 
 def init_app(app: Quart, url: str, *, pool_size: int, max_overflow: int) -> None:
     database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
-    app.extensions["database"] = database
+    set_state(app, DATABASE, database)
     app.before_serving(database.start)
     app.after_serving(database.stop)
     app.teardown_appcontext(close_db)
@@ -131,7 +132,7 @@ def init_app(app: Quart, url: str, *, pool_size: int, max_overflow: int) -> None
 def get_db() -> AsyncSession:
     """This request's AsyncSession, opened on first use and closed when the request ends."""
     if "db_session" not in g:
-        sessionmaker = current_app.extensions["database"].sessionmaker
+        sessionmaker = get_database().sessionmaker
         if sessionmaker is None:
             raise RuntimeError("database not started: run the app through its serving hooks")
         g.db_session = sessionmaker()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from enum import StrEnum
 
-from quart import current_app, request
+from quart import request
 from sqlalchemy import exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_app.client_ip import client_ip
 from quart_app.db import get_db
 from quart_app.models import AuthEvent, utcnow
+from quart_app.state import get_trusted_proxies
 
 SHOWN_EVENTS = 50
 USER_AGENT_MAX = 256
@@ -40,7 +41,7 @@ async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:
             "user_id": user_id,
             "kind": kind.value,
             "created_at": utcnow(),
-            "ip": client_ip(current_app.extensions["trusted_proxies"])[:64],
+            "ip": client_ip(get_trusted_proxies())[:64],
             "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
         },
     )

@@ -18,6 +18,7 @@ from quart_app.config import Settings
 from quart_app.db import DATABASE_ERRORS, Database
 from quart_app.models import utcnow
 from quart_app.sessions import purge_expired_sessions
+from quart_app.state import get_database, get_throttle
 from quart_app.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,7 @@ def init_app(app: Quart, settings: Settings) -> None:
 
     async def start() -> None:
         nonlocal task
-        task = asyncio.create_task(
-            purge_forever(app.extensions["database"], app.extensions["throttle"], settings)
-        )
+        task = asyncio.create_task(purge_forever(get_database(app), get_throttle(app), settings))
 
     async def stop() -> None:
         if task is not None:

@@ -15,11 +15,12 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from quart import Quart, current_app
+from quart import Quart
 
 from quart_app.config import Settings
 from quart_app.password_patterns import is_padded_word, is_repetitive, is_sequential
 from quart_app.request_completion import ClientDisconnected, Departure, departure
+from quart_app.state import HASHER, set_state
 
 T = TypeVar("T")
 
@@ -255,7 +256,7 @@ class PasswordHasherPool:
 
 def init_app(app: Quart, settings: Settings) -> None:
     hasher = PasswordHasherPool.from_settings(settings)
-    app.extensions["passwords"] = hasher
+    set_state(app, HASHER, hasher)
     app.before_serving(hasher.start)
     app.before_serving(load_common_passwords)
     app.after_serving(hasher.shutdown)
@@ -265,8 +266,3 @@ async def load_common_passwords() -> None:
     """Load the word lists at start-up, not inside the first request that needs them."""
     common_passwords()
     english_words()
-
-
-def get_hasher() -> PasswordHasherPool:
-    """The app's hashing pool (one per worker process)."""
-    return current_app.extensions["passwords"]

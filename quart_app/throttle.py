@@ -11,11 +11,20 @@ import hashlib
 import math
 from datetime import datetime, timedelta
 
-from quart import Quart, current_app, request
+from quart import Quart, request
 
 from quart_app.client_ip import client_ip
 from quart_app.config import Settings
 from quart_app.models import utcnow
+from quart_app.state import (
+    THROTTLE,
+    find_throttle,
+    get_database,
+    get_settings,
+    get_throttle,
+    get_trusted_proxies,
+    set_state,
+)
 from quart_app.throttle_redis import RedisThrottleStore
 from quart_app.throttle_store import DatabaseThrottleStore
 from quart_app.users import username_key
@@ -129,11 +138,11 @@ def init_app(app: Quart, settings: Settings) -> None:
         if settings.REDIS_URL:
             store = RedisThrottleStore.from_url(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
         else:
-            store = DatabaseThrottleStore(app.extensions["database"].sessionmaker)
-        app.extensions["throttle"] = LoginThrottle(store, settings)
+            store = DatabaseThrottleStore(get_database(app).sessionmaker)
+        set_state(app, THROTTLE, LoginThrottle(store, settings))
 
     async def stop() -> None:
-        throttle = app.extensions.get("throttle")
+        throttle = find_throttle(app)
         if throttle is not None:
             await throttle.store.close()
 
@@ -142,19 +151,15 @@ def init_app(app: Quart, settings: Settings) -> None:
     app.before_request(check_ip_rates)
 
 
-def get_throttle() -> LoginThrottle:
-    return current_app.extensions["throttle"]
-
-
 async def check_ip_rates() -> None:
     """Per-IP POST allowances for the login and registration forms (before any other work)."""
     if request.method != "POST":
         return
-    settings: Settings = current_app.extensions["settings"]
+    settings = get_settings()
     limits = {
         "auth.login": settings.THROTTLE_LOGIN_PER_MINUTE,
         "auth.register": settings.THROTTLE_REGISTER_PER_MINUTE,
     }
     if request.endpoint in limits:
-        ip = client_ip(current_app.extensions["trusted_proxies"])
+        ip = client_ip(get_trusted_proxies())
         await get_throttle().check_ip_rate(request.endpoint, ip, limits[request.endpoint])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from quart import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -22,7 +21,7 @@ from quart_app.db import get_db
 from quart_app.events import EventKind, add_event, recent_events, record_event
 from quart_app.forms import field, read_form
 from quart_app.models import User
-from quart_app.passwords import get_hasher, password_problems
+from quart_app.passwords import password_problems
 from quart_app.redirects import form_page
 from quart_app.sessions import (
     ActiveSession,
@@ -31,7 +30,7 @@ from quart_app.sessions import (
     revoke_user_session,
     rotate_session_token,
 )
-from quart_app.throttle import get_throttle
+from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
 from quart_app.users import delete_user, get_user, replace_password_hash
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -62,10 +61,10 @@ async def _reauthenticate(user: User, password: str) -> bool:
     A stolen session must not become a free password-guessing oracle: failures count against
     the (IP, user) pair, and a blocked pair gets 429 before any argon2 work.
     """
-    settings = current_app.extensions["settings"]
+    settings = get_settings()
     if not password or len(password) > settings.PASSWORD_MAX_LENGTH:
         return False
-    ip = client_ip(current_app.extensions["trusted_proxies"])
+    ip = client_ip(get_trusted_proxies())
     throttle = get_throttle()
     await throttle.check_login(ip, user.username)
     if await user.check_password(password, get_hasher()):
@@ -83,7 +82,7 @@ async def password() -> Page:
     user = await _account(active)
     form = await read_form()
     current, new = field(form, "current_password"), field(form, "new_password")
-    settings = current_app.extensions["settings"]
+    settings = get_settings()
     errors = {
         "current_password": [] if current else ["Enter your current password."],
         "new_password": password_problems(
@@ -130,7 +129,7 @@ async def sessions() -> str:
         get_db(),
         user_id=active.user_id,
         current_id=active.id,
-        settings=current_app.extensions["settings"],
+        settings=get_settings(),
     )
     return await render_template("account/sessions.html", sessions=listings)
 

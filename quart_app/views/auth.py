@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from quart import Blueprint, current_app, flash, redirect, render_template, request, session
+from quart import Blueprint, flash, redirect, render_template, request, session
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -13,9 +13,10 @@ from quart_app.client_ip import client_ip
 from quart_app.db import get_db
 from quart_app.events import EventKind, record_event, record_event_unless_recent
 from quart_app.forms import field, read_form
-from quart_app.passwords import get_hasher, password_problems
+from quart_app.passwords import password_problems
 from quart_app.redirects import is_safe_next, safe_next
-from quart_app.throttle import Throttled, get_throttle
+from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
+from quart_app.throttle import Throttled
 from quart_app.users import (
     UsernameTaken,
     authenticate,
@@ -61,7 +62,7 @@ async def register() -> Page:
     form = await read_form()
     username = normalise_username(field(form, "username"))
     password = field(form, "password")
-    settings = current_app.extensions["settings"]
+    settings = get_settings()
     errors = {
         "username": username_problems(username),
         "password": password_problems(
@@ -99,8 +100,8 @@ async def login() -> Page:
     }
     if any(errors.values()):
         return await _login_page(400, username=username, remember=remember, errors=errors)
-    settings = current_app.extensions["settings"]
-    ip = client_ip(current_app.extensions["trusted_proxies"])
+    settings = get_settings()
+    ip = client_ip(get_trusted_proxies())
     throttle = get_throttle()
     try:
         pair_has_failures = await throttle.check_login(ip, username)

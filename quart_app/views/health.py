@@ -10,11 +10,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from quart import Blueprint, Response, current_app, jsonify
+from quart import Blueprint, Response, jsonify
 from redis.exceptions import RedisError
 
 from quart_app.db import DATABASE_ERRORS
-from quart_app.throttle import get_throttle
+from quart_app.state import get_database, get_throttle
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ CHECK_ERRORS = (*DATABASE_ERRORS, RedisError, TimeoutError, RuntimeError)
 @bp.get("/healthz")
 async def healthz() -> tuple[Response, int]:
     checks: dict[str, Callable[[], Awaitable[object]]] = {
-        "database": lambda: current_app.extensions["database"].check_writable(),
+        "database": lambda: get_database().check_writable(),
         "throttle store": lambda: get_throttle().store.ping(),
     }
     for name, check in checks.items():

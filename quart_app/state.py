@@ -1,0 +1,63 @@
+"""The one place that reads and writes ``app.extensions``: typed accessors for the app's state.
+
+Each worker's app holds its settings, database, hashing pool, throttle and trusted proxies
+here. Reading them by string key elsewhere loses the types and spreads the key names; every
+module asks this one instead. Without ``app``, the accessors use the current app.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from quart import Quart, current_app
+
+if TYPE_CHECKING:
+    from quart_app.client_ip import Network
+    from quart_app.config import Settings
+    from quart_app.db import Database
+    from quart_app.passwords import PasswordHasherPool
+    from quart_app.throttle import LoginThrottle
+
+SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES = (
+    "settings",
+    "database",
+    "passwords",
+    "throttle",
+    "trusted_proxies",
+)
+
+
+def _extensions(app: Quart | None) -> dict[str, Any]:
+    return (current_app if app is None else app).extensions
+
+
+def get_settings(app: Quart | None = None) -> Settings:
+    return _extensions(app)[SETTINGS]
+
+
+def get_database(app: Quart | None = None) -> Database:
+    return _extensions(app)[DATABASE]
+
+
+def get_hasher(app: Quart | None = None) -> PasswordHasherPool:
+    """The app's hashing pool (one per worker process)."""
+    return _extensions(app)[HASHER]
+
+
+def get_throttle(app: Quart | None = None) -> LoginThrottle:
+    """The login throttle; set in before_serving (its store may need the database started)."""
+    return _extensions(app)[THROTTLE]
+
+
+def find_throttle(app: Quart) -> LoginThrottle | None:
+    """The throttle if serving has started, else None (shutdown after a failed start)."""
+    return _extensions(app).get(THROTTLE)
+
+
+def get_trusted_proxies(app: Quart | None = None) -> tuple[Network, ...]:
+    return _extensions(app)[TRUSTED_PROXIES]
+
+
+def set_state(app: Quart, key: str, value: object) -> None:
+    """Store one piece of state (create_app and the modules' init_app call this)."""
+    app.extensions[key] = value
