@@ -28,6 +28,19 @@ PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+# Markers by location: a new file in these folders is marked without anyone remembering to.
+MARKERS_BY_PATH = {"integration": "integration", "browser": "browser", "test_bench.py": "bench"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_folder = Path(__file__).parent
+    for item in items:
+        relative = item.path.relative_to(tests_folder).parts
+        for part, marker in MARKERS_BY_PATH.items():
+            if relative and relative[0] == part:
+                item.add_marker(marker)
+
+
 @pytest.fixture
 async def database_url(tmp_path: Path) -> str:
     if TEST_DATABASE_URL:
