@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -74,7 +75,7 @@ def server_environment(
     return env
 
 
-def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+def wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     last_error = "no answer yet"
     with httpx.Client(base_url=base_url, timeout=2.0) as client:
@@ -98,7 +99,23 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_pat
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def spawn_server(
+    command: list[str], *, cwd: Path, env: Mapping[str, str], log_file: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    """Start a server in a process group of its own (so its workers stop with it), its output
+    going to ``log_file``."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the server's process group, wait, and SIGKILL it if it does not go."""
     if process.poll() is None:
         try:
@@ -166,17 +183,9 @@ def _hypercorn(instance_path: Path, env: dict[str, str]) -> Iterator[str]:
         "quart_app.asgi:app",
     ]
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so the workers are stopped too
-        )
+        process = spawn_server(command, cwd=PROJECT_ROOT, env=env, log_file=log_file)
         try:
-            _wait_until_healthy(process, base_url, log_path)
+            wait_until_healthy(process, base_url, log_path)
             yield base_url
         finally:
-            _stop(process)
+            stop_server(process)

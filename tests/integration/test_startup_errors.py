@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import HYPERCORN, PROJECT_ROOT, free_port, server_environment
+from tests.live_server import (
+    HYPERCORN,
+    PROJECT_ROOT,
+    free_port,
+    server_environment,
+    spawn_server,
+)
 
 # Importing the app takes about a second; a restarting master would run into this instead.
 EXIT_TIMEOUT_SECONDS = 20.0
@@ -47,15 +53,7 @@ def _run_until_exit(instance_path: Path, extra_env: dict[str, str]) -> tuple[int
     env = server_environment(instance_path, secret_key=None, extra_env=extra_env)
     log_path = instance_path.parent / f"{instance_path.name}-server.log"
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: nothing it started outlives the test
-        )
+        process = spawn_server(command, cwd=PROJECT_ROOT, env=env, log_file=log_file)
         returncode: int | None
         try:
             returncode = process.wait(timeout=EXIT_TIMEOUT_SECONDS)

@@ -15,10 +15,11 @@ import httpx
 
 from tests.live_server import (
     PROJECT_ROOT,
-    _stop,
-    _wait_until_healthy,
     free_port,
     server_environment,
+    spawn_server,
+    stop_server,
+    wait_until_healthy,
 )
 
 # What a wheel is built from; the rest (tests, the benchmark, a venv) is not the package's.
@@ -72,17 +73,9 @@ def test_a_wheel_install_serves_pages_from_outside_the_checkout(tmp_path: Path) 
         "quart_app.asgi:app",
     ]
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=elsewhere,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = spawn_server(command, cwd=elsewhere, env=env, log_file=log_file)
         try:
-            _wait_until_healthy(process, base_url, log_path)  # the migrations ran
+            wait_until_healthy(process, base_url, log_path)  # the migrations ran
             with httpx.Client(base_url=base_url, timeout=10) as client:
                 home = client.get("/")
                 assert home.status_code == 200
@@ -91,5 +84,5 @@ def test_a_wheel_install_serves_pages_from_outside_the_checkout(tmp_path: Path) 
                 assert client.get("/static/style.css").status_code == 200
                 assert client.get("/healthz").json() == {"status": "ok"}
         finally:
-            _stop(process)
+            stop_server(process)
     assert "Traceback" not in log_path.read_text(encoding="utf-8", errors="replace")
