@@ -16,7 +16,7 @@ from quart_auth import Unauthorized, current_user, login_required, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from quart_app.auth_user import end_session, resume_session
-from quart_app.client_ip import client_ip
+from quart_app.authn import reauthenticate
 from quart_app.db import get_db
 from quart_app.events import EventKind, add_event, recent_events, record_event
 from quart_app.forms import field, read_form
@@ -30,7 +30,7 @@ from quart_app.sessions import (
     revoke_user_session,
     rotate_session_token,
 )
-from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
+from quart_app.state import get_hasher, get_settings
 from quart_app.users import delete_user, get_user, replace_password_hash
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -55,24 +55,6 @@ async def _account(active: ActiveSession) -> User:
     return user
 
 
-async def _reauthenticate(user: User, password: str) -> bool:
-    """Check the password again inside a session (ASVS 3.7.1), throttled like a login.
-
-    A stolen session must not become a free password-guessing oracle: failures count against
-    the (IP, user) pair, and a blocked pair gets 429 before any argon2 work.
-    """
-    settings = get_settings()
-    if not password or len(password) > settings.PASSWORD_MAX_LENGTH:
-        return False
-    ip = client_ip(get_trusted_proxies())
-    throttle = get_throttle()
-    await throttle.check_login(ip, user.username)
-    if await user.check_password(password, get_hasher()):
-        return True
-    await throttle.record_failure(ip, user.username)
-    return False
-
-
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 async def password() -> Page:
@@ -92,7 +74,7 @@ async def password() -> Page:
             username=user.username,
         ),
     }
-    if current and not await _reauthenticate(user, current):
+    if current and not await reauthenticate(user, current):
         errors["current_password"] = ["That is not your current password."]
     elif current and current == new:
         errors["new_password"].append("Choose a password different from the current one.")
@@ -182,7 +164,7 @@ async def delete() -> Page:
         return await render_template("account/delete.html")
     user = await _account(await _active())
     password = field(await read_form(), "password")
-    if not await _reauthenticate(user, password):
+    if not await reauthenticate(user, password):
         errors = {"password": ["Enter your current password to delete the account."]}
         return await render_template("account/delete.html", errors=errors), 400
     await delete_user(get_db(), user.id)

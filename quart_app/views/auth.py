@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from quart import Blueprint, flash, redirect, render_template, request, session
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from quart_app.auth_user import AccountGone, end_session, start_session
-from quart_app.client_ip import client_ip
+from quart_app.authn import AttemptThrottled, PasswordRefused, check_password
 from quart_app.db import get_db
-from quart_app.events import EventKind, record_event, record_event_unless_recent
+from quart_app.events import EventKind, record_event
 from quart_app.forms import field, read_form
 from quart_app.passwords import password_problems
 from quart_app.redirects import is_safe_next, safe_next
-from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
-from quart_app.throttle import Throttled
+from quart_app.state import get_hasher, get_settings
 from quart_app.users import (
     UsernameTaken,
-    authenticate,
     create_user,
-    find_user,
     normalise_username,
     username_problems,
 )
@@ -29,8 +24,6 @@ from quart_app.users import (
 bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
-# At most one "login_throttled" line per account this often, however many attempts are refused.
-THROTTLED_EVENT_INTERVAL = timedelta(minutes=15)
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
@@ -100,44 +93,23 @@ async def login() -> Page:
     }
     if any(errors.values()):
         return await _login_page(400, username=username, remember=remember, errors=errors)
-    settings = get_settings()
-    ip = client_ip(get_trusted_proxies())
-    throttle = get_throttle()
-    try:
-        pair_has_failures = await throttle.check_login(ip, username)
-    except Throttled as throttled:
-        # Refused before any argon2 work: guessing gets no cheaper by hammering.
-        if (user := await find_user(get_db(), username)) is not None:
-            await record_event_unless_recent(
-                user.id, EventKind.LOGIN_THROTTLED, THROTTLED_EVENT_INTERVAL
-            )
+    outcome = await check_password(username, password)
+    if isinstance(outcome, AttemptThrottled):
         return await _login_page(
             429,
-            {"Retry-After": str(throttled.retry_after_seconds)},
+            {"Retry-After": str(outcome.retry_after_seconds)},
             username=username,
             login_error=GENERIC_LOGIN_ERROR,
-            retry_after=throttled.retry_after_seconds,
+            retry_after=outcome.retry_after_seconds,
         )
-    attempt = await authenticate(
-        get_db(),
-        username=username,
-        password=password,
-        hasher=get_hasher(),
-        max_password_length=settings.PASSWORD_MAX_LENGTH,
-    )
-    if not attempt.ok or attempt.user is None:
-        await throttle.record_failure(ip, username)
-        if attempt.user is not None:
-            await record_event(attempt.user.id, EventKind.LOGIN_FAILED)
+    if isinstance(outcome, PasswordRefused):
         return await _login_page(
             401, username=username, remember=remember, login_error=GENERIC_LOGIN_ERROR
         )
-    if pair_has_failures:
-        await throttle.record_success(ip, username)
     _fresh_browser_session()
     try:
         await start_session(
-            attempt.user,
+            outcome.user,
             remember=remember,
             user_agent=_user_agent(),
             event=EventKind.LOGIN_SUCCEEDED,
@@ -146,7 +118,7 @@ async def login() -> Page:
         return await _login_page(
             401, username=username, remember=remember, login_error=GENERIC_LOGIN_ERROR
         )
-    await flash(f"Signed in as {attempt.user.username}.", "success")
+    await flash(f"Signed in as {outcome.user.username}.", "success")
     return redirect(safe_next(request.args.get("next")), 303)
 
 
