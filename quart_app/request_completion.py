@@ -71,7 +71,7 @@ class CompletingHTTPConnection(ASGIHTTPConnection):
             await asyncio.gather(receiver, return_exceptions=True)
 
     async def handle_messages(  # type: ignore[override]
-        self, request: Request, receive: ASGIReceiveCallable, flag: Departure | None = None
+        self, request: Request, receive: ASGIReceiveCallable, flag: Departure
     ) -> None:
         while True:
             message = await receive()
@@ -80,7 +80,6 @@ class CompletingHTTPConnection(ASGIHTTPConnection):
                 if not message.get("more_body", False):
                     request.body.set_complete()
             elif message["type"] == "http.disconnect":
-                if flag is not None:
-                    flag.gone = True
+                flag.gone = True
                 fail_body(request.body, ClientDisconnected())
                 return
