@@ -15,7 +15,8 @@ import psutil
 
 from bench.procstats import machine_busy_seconds
 from quart_app.config import Settings
-from quart_app.passwords import PasswordHasherPool, normalise_password
+from quart_app.passwords.hasher import PasswordHasherPool
+from quart_app.passwords.policy import normalise_password
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from bench.progress import Progress
 from bench.seed import seed_users
 from bench.server import Server
 from quart_app.config import Settings
-from quart_app.db import default_database_url
+from quart_app.core.database import default_database_url
 
 # High enough that no storm reaches it: the limiter counts every login and refuses none.
 STORM_THROTTLES = {"THROTTLE_LOGIN_PER_MINUTE": "1000000"}

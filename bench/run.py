@@ -43,7 +43,7 @@ from bench.seed import PASSWORD, delete_users, make_password_hash, seed_users
 from bench.server import Server, ServerError
 from bench.targets import evaluate, memory_limit_mib
 from quart_app.config import ConfigError, Settings
-from quart_app.db import default_database_url
+from quart_app.core.database import default_database_url
 
 SETTLE_SECONDS = 1.0  # after start-up and seeding, before the idle memory baseline
 
@@ -92,7 +92,7 @@ async def _app_scenarios(
     sign_in_concurrency: int,
 ) -> dict[str, Any]:
     users = await seed_users(database_url, password_hash, options.users)
-    progress.note(f"seeded {len(users.usernames)} users through quart_app.db.Database")
+    progress.note(f"seeded {len(users.usernames)} users through quart_app.core.database.Database")
     await asyncio.sleep(SETTLE_SECONDS)
     idle = memory_by_process(app.processes(), app.pid)
     bench = scenarios.Bench(

@@ -13,11 +13,11 @@ from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.errors import BenchError
+from quart_app.accounts.models import User
+from quart_app.accounts.users import username_key
 from quart_app.config import Settings
-from quart_app.db import Database
-from quart_app.models import User
-from quart_app.passwords import PasswordHasherPool
-from quart_app.users import username_key
+from quart_app.core.database import Database
+from quart_app.passwords.hasher import PasswordHasherPool
 
 PASSWORD = "bench correct horse battery staple"  # noqa: S105 - a throwaway benchmark password
 

@@ -9,25 +9,19 @@ from typing import Any
 from quart import Quart
 from quart_auth import QuartAuth
 
-from quart_app import (
-    admission,
-    cli,
-    csrf,
-    db,
-    errors,
-    headers,
-    maintenance,
-    passwords,
-    templating,
-    throttle,
-)
-from quart_app.auth_user import SessionUser
-from quart_app.client_ip import parse_networks
+from quart_app import cli, maintenance
 from quart_app.config import Settings
-from quart_app.request_completion import CompletingHTTPConnection
-from quart_app.secret_key import load_or_create_secret_key
+from quart_app.core import database
+from quart_app.core.secret_key import load_or_create_secret_key
+from quart_app.passwords import hasher
+from quart_app.passwords import policy as password_policy
+from quart_app.sessions.current_user import SessionUser
 from quart_app.state import SETTINGS, TRUSTED_PROXIES, set_state
+from quart_app.throttle import policy as throttle_policy
 from quart_app.views import account, auth, health, main
+from quart_app.web import admission, csrf, errors, headers, templating
+from quart_app.web.client_ip import parse_networks
+from quart_app.web.request_completion import CompletingHTTPConnection
 
 __all__ = ["Settings", "create_app"]
 
@@ -44,16 +38,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     set_state(app, SETTINGS, settings)
     set_state(app, TRUSTED_PROXIES, parse_networks(settings.TRUSTED_PROXIES))
 
-    db.init_app(
+    database.init_app(
         app,
-        settings.DATABASE_URL or db.default_database_url(app.instance_path),
+        settings.DATABASE_URL or database.default_database_url(app.instance_path),
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=settings.DATABASE_MAX_OVERFLOW,
     )
-    passwords.init_app(app, settings)
+    hasher.init_app(app, settings)
+    password_policy.init_app(app)
     QuartAuth(app, user_class=SessionUser)
     errors.init_app(app)  # first of the before-request hooks: 404 and 405 need no other work
-    throttle.init_app(app, settings)  # before CSRF: a flood is refused before any other work
+    throttle_policy.init_app(app, settings)  # before CSRF: a flood is refused before any other work
     maintenance.init_app(app, settings)
     csrf.init_app(app)
     headers.init_app(app, https_only=settings.COOKIE_SECURE)

@@ -10,12 +10,18 @@ import click
 from quart import Quart
 from quart.cli import ScriptInfo
 
+from quart_app.accounts.users import (
+    UsernameTaken,
+    create_user,
+    normalise_username,
+    username_problems,
+)
 from quart_app.config import ConfigError, Settings
-from quart_app.db import Database, make_engine
-from quart_app.passwords import PasswordHasherPool, password_problems
-from quart_app.schema import head_revision, migration_lock, upgrade
+from quart_app.core.database import Database, make_engine
+from quart_app.core.schema import head_revision, migration_lock, upgrade
+from quart_app.passwords.hasher import PasswordHasherPool
+from quart_app.passwords.policy import password_problems
 from quart_app.state import get_database, get_settings
-from quart_app.users import UsernameTaken, create_user, normalise_username, username_problems
 
 
 def load_settings(overrides: Mapping[str, Any]) -> Settings:

@@ -13,7 +13,7 @@ from redis.asyncio.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from quart_app.client_ip import parse_networks
+from quart_app.web.client_ip import parse_networks
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

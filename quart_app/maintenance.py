@@ -15,11 +15,11 @@ from datetime import timedelta
 from quart import Quart
 
 from quart_app.config import Settings
-from quart_app.db import DATABASE_ERRORS, Database
-from quart_app.models import utcnow
-from quart_app.sessions import purge_expired_sessions
+from quart_app.core.clock import utcnow
+from quart_app.core.database import DATABASE_ERRORS, Database
+from quart_app.sessions.store import purge_expired_sessions
 from quart_app.state import get_database, get_throttle
-from quart_app.throttle import LoginThrottle
+from quart_app.throttle.policy import LoginThrottle
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from quart import Quart, current_app
 
 if TYPE_CHECKING:
-    from quart_app.client_ip import Network
     from quart_app.config import Settings
-    from quart_app.db import Database
-    from quart_app.passwords import PasswordHasherPool
-    from quart_app.throttle import LoginThrottle
+    from quart_app.core.database import Database
+    from quart_app.passwords.hasher import PasswordHasherPool
+    from quart_app.throttle.policy import LoginThrottle
+    from quart_app.web.client_ip import Network
 
 SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES = (
     "settings",

@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from quart_app.db import make_engine
-from quart_app.models import Base
+from quart_app.core.database import make_engine
+from quart_app.tables import metadata
 
 # e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379/15 (a Redis
 # database the tests may empty).
@@ -53,7 +53,7 @@ async def fresh_server_database(url: str) -> None:
     engine = make_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
+            await connection.run_sync(metadata.drop_all)
             await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         await engine.dispose()

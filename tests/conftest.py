@@ -14,7 +14,10 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 
 from quart_app import create_app
-from quart_app.models import Base, User, UserSession, utcnow
+from quart_app.accounts.models import User
+from quart_app.core.clock import utcnow
+from quart_app.core.models import Base
+from quart_app.sessions.models import UserSession
 from tests.backing_services import (
     TEST_DATABASE_URL,
     TEST_REDIS_URL,

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from quart_app.config import Settings
-from quart_app.db import default_database_url
+from quart_app.core.database import default_database_url
 from tests.backing_services import server_backing_services
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

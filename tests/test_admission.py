@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from quart_app import create_app
-from quart_app.passwords import HashPoolBusy, PasswordHasherPool
+from quart_app.passwords.hasher import HashPoolBusy, PasswordHasherPool
 from tests.conftest import PASSWORD, AuthActions
 from tests.test_headers import assert_security_headers
 

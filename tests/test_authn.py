@@ -5,16 +5,17 @@ from __future__ import annotations
 from quart import Quart
 from sqlalchemy import select
 
-from quart_app.authn import (
+from quart_app.accounts.models import User
+from quart_app.authn.flow import (
     AttemptThrottled,
     PasswordAccepted,
     PasswordRefused,
     check_password,
     reauthenticate,
 )
-from quart_app.models import AuthEvent, User
-from quart_app.passwords import PasswordHasherPool
-from quart_app.throttle import Throttled
+from quart_app.events.models import AuthEvent
+from quart_app.passwords.hasher import PasswordHasherPool
+from quart_app.throttle.policy import Throttled
 from tests.conftest import PASSWORD, AuthActions, record_verifies
 
 

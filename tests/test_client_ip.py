@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from quart_app.client_ip import parse_networks, resolve_client_ip
 from quart_app.config import ConfigError, Settings
+from quart_app.web.client_ip import parse_networks, resolve_client_ip
 
 PROXIES = parse_networks(["10.0.0.0/8", "::1"])
 

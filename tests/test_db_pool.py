@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import event
 
 from quart_app import create_app
-from quart_app.db import make_engine
+from quart_app.core.database import make_engine
 from tests.conftest import AuthActions
 
 CONCURRENT_REQUESTS = 12

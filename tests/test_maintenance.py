@@ -10,8 +10,10 @@ from quart import Quart
 from sqlalchemy import select
 
 from quart_app import create_app
+from quart_app.accounts.models import User
+from quart_app.core.clock import utcnow
 from quart_app.maintenance import purge_once
-from quart_app.models import User, UserSession, utcnow
+from quart_app.sessions.models import UserSession
 
 
 async def add_sessions(app: Quart, **ages: tuple[timedelta, timedelta, bool]) -> None:

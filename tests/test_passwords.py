@@ -12,13 +12,9 @@ import pytest
 from argon2 import PasswordHasher
 
 from quart_app.config import Settings
-from quart_app.password_patterns import is_run, repeated_unit
-from quart_app.passwords import (
-    PasswordHasherPool,
-    common_passwords,
-    normalise_password,
-    password_problems,
-)
+from quart_app.passwords.hasher import PasswordHasherPool
+from quart_app.passwords.patterns import is_run, repeated_unit
+from quart_app.passwords.policy import common_passwords, normalise_password, password_problems
 
 # A random 1024-character string (seeded): the longest password, with no pattern in it.
 RANDOM_1024 = "".join(random.Random(1024).choices(string.ascii_letters + string.digits, k=1024))

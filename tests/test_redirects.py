@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quart_app.redirects import is_safe_next, login_url, safe_next
+from quart_app.web.redirects import is_safe_next, login_url, safe_next
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Quart, request
 
-from quart_app.request_completion import ClientDisconnected
+from quart_app.web.request_completion import ClientDisconnected
 
 
 def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:

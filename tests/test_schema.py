@@ -17,9 +17,9 @@ from quart.testing.app import LifespanError
 from sqlalchemy import Connection, text
 
 from quart_app import create_app
-from quart_app.db import make_engine
-from quart_app.models import Base
-from quart_app.schema import (
+from quart_app.core.database import make_engine
+from quart_app.core.models import Base
+from quart_app.core.schema import (
     SchemaOutOfDate,
     alembic_config,
     ensure_schema,

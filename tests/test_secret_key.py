@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from quart_app import create_app
-from quart_app.secret_key import KEY_FILE_NAME, load_or_create_secret_key
+from quart_app.core.secret_key import KEY_FILE_NAME, load_or_create_secret_key
 
 
 def test_key_is_generated_once_and_reused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -9,16 +9,13 @@ from quart import Quart
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import quart_app.sessions as sessions_module
+import quart_app.sessions.store as sessions_module
+from quart_app.accounts.models import User
+from quart_app.accounts.users import create_user
 from quart_app.config import Settings
-from quart_app.models import User, UserSession
-from quart_app.sessions import (
-    issue_session,
-    resolve_session,
-    revoke_session_token,
-    token_digest,
-)
-from quart_app.users import create_user
+from quart_app.core.tokens import token_digest
+from quart_app.sessions.models import UserSession
+from quart_app.sessions.store import issue_session, resolve_session, revoke_session_token
 from tests.conftest import Clock
 
 

@@ -9,11 +9,11 @@ import pytest
 from quart import Quart
 from sqlalchemy import select
 
-import quart_app.events as events_module
-import quart_app.throttle as throttle_module
+import quart_app.events.log as events_module
+import quart_app.throttle.policy as throttle_module
 from quart_app import create_app
-from quart_app.models import AuthEvent
-from quart_app.throttle import LoginThrottle, Throttled
+from quart_app.events.models import AuthEvent
+from quart_app.throttle.policy import LoginThrottle, Throttled
 from tests.conftest import PASSWORD, AuthActions, Client, Clock, record_verifies
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-import quart_app.throttle as throttle_module
+import quart_app.throttle.policy as throttle_module
 from quart_app import create_app
 from quart_app.config import Settings
-from quart_app.models import utcnow
-from quart_app.throttle import LoginThrottle, Throttled
-from quart_app.throttle_redis import RedisThrottleStore
+from quart_app.core.clock import utcnow
+from quart_app.throttle.policy import LoginThrottle, Throttled
+from quart_app.throttle.redis_store import RedisThrottleStore
 from tests.backing_services import IN_CI, TEST_REDIS_URL
 from tests.conftest import PASSWORD, AuthActions, Clock, users_and_sessions
 from tests.live_server import free_port

@@ -6,8 +6,8 @@ import pytest
 from quart import Quart
 from sqlalchemy import select
 
-from quart_app.models import User
-from quart_app.users import (
+from quart_app.accounts.models import User
+from quart_app.accounts.users import (
     UsernameTaken,
     authenticate,
     create_user,

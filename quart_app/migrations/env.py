@@ -8,11 +8,11 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from quart_app.config import Settings
-from quart_app.db import default_database_url, make_engine
-from quart_app.models import Base
+from quart_app.core.database import default_database_url, make_engine
+from quart_app.tables import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def database_url() -> str:

@@ -15,15 +15,14 @@ from quart import (
 from quart_auth import Unauthorized, current_user, login_required, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quart_app.auth_user import end_session, resume_session
-from quart_app.authn import reauthenticate
-from quart_app.db import get_db
-from quart_app.events import EventKind, add_event, recent_events, record_event
-from quart_app.forms import field, read_form
-from quart_app.models import User
-from quart_app.passwords import password_problems
-from quart_app.redirects import form_page
-from quart_app.sessions import (
+from quart_app.accounts.models import User
+from quart_app.accounts.users import delete_user, get_user, replace_password_hash
+from quart_app.authn.flow import reauthenticate
+from quart_app.core.database import get_db
+from quart_app.events.log import EventKind, add_event, recent_events, record_event
+from quart_app.passwords.policy import password_problems
+from quart_app.sessions.current_user import end_session, resume_session
+from quart_app.sessions.store import (
     ActiveSession,
     list_user_sessions,
     revoke_other_sessions,
@@ -31,7 +30,8 @@ from quart_app.sessions import (
     rotate_session_token,
 )
 from quart_app.state import get_hasher, get_settings
-from quart_app.users import delete_user, get_user, replace_password_hash
+from quart_app.web.forms import field, read_form
+from quart_app.web.redirects import form_page
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 Page = str | tuple[str, int] | WerkzeugResponse

@@ -6,20 +6,20 @@ from quart import Blueprint, flash, redirect, render_template, request, session
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quart_app.auth_user import AccountGone, end_session, start_session
-from quart_app.authn import AttemptThrottled, PasswordRefused, check_password
-from quart_app.db import get_db
-from quart_app.events import EventKind, record_event
-from quart_app.forms import field, read_form
-from quart_app.passwords import password_problems
-from quart_app.redirects import is_safe_next, safe_next
-from quart_app.state import get_hasher, get_settings
-from quart_app.users import (
+from quart_app.accounts.users import (
     UsernameTaken,
     create_user,
     normalise_username,
     username_problems,
 )
+from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password
+from quart_app.core.database import get_db
+from quart_app.events.log import EventKind, record_event
+from quart_app.passwords.policy import password_problems
+from quart_app.sessions.current_user import AccountGone, end_session, start_session
+from quart_app.state import get_hasher, get_settings
+from quart_app.web.forms import field, read_form
+from quart_app.web.redirects import is_safe_next, safe_next
 
 bp = Blueprint("auth", __name__)
 

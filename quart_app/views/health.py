@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from quart import Blueprint, Response, jsonify
 from redis.exceptions import RedisError
 
-from quart_app.db import DATABASE_ERRORS
+from quart_app.core.database import DATABASE_ERRORS
 from quart_app.state import get_database, get_throttle
 
 bp = Blueprint("health", __name__)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from quart_app.db import make_engine
+from quart_app.core.database import make_engine
 from tests.integration.helpers import fetch_csrf_token, register, unique_password, unique_username
 from tests.integration.test_server import database_rows
 from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from quart_app.db import make_engine
-from quart_app.models import User
+from quart_app.accounts.models import User
+from quart_app.core.database import make_engine
 from tests.backing_services import (
     IN_CI,
     TEST_DATABASE_URL,

@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 import httpx
 from sqlalchemy import text
 
-from quart_app.db import make_engine
+from quart_app.core.database import make_engine
 from tests.integration.helpers import (
     AUTH_COOKIE,
     SESSION_COOKIE,

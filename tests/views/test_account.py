@@ -9,7 +9,9 @@ import pytest
 from quart import Quart
 from sqlalchemy import select
 
-from quart_app.models import AuthEvent, User, UserSession
+from quart_app.accounts.models import User
+from quart_app.events.models import AuthEvent
+from quart_app.sessions.models import UserSession
 from tests.conftest import PASSWORD, AuthActions, Client, auth_set_cookie, count_rows
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -244,7 +246,7 @@ async def test_activity_shows_only_the_last_fifty_and_only_mine(
     assert html.count("<tr>") == 1 + 1  # header row + alice's one event
     async with app.extensions["database"].sessionmaker() as db:
         alice_id = (await db.execute(select(User.id).where(User.username == "alice"))).scalar_one()
-        from quart_app.models import utcnow
+        from quart_app.core.clock import utcnow
 
         for _ in range(60):
             db.add(AuthEvent(user_id=alice_id, kind="login_succeeded", created_at=utcnow()))

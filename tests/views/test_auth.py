@@ -8,8 +8,9 @@ import pytest
 from quart import Quart
 from sqlalchemy import select
 
-from quart_app.db import Database
-from quart_app.models import User, UserSession
+from quart_app.accounts.models import User
+from quart_app.core.database import Database
+from quart_app.sessions.models import UserSession
 from tests.conftest import (
     PASSWORD,
     AuthActions,

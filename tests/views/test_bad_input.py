@@ -6,7 +6,7 @@ import pytest
 from quart import Quart
 from sqlalchemy import select
 
-from quart_app.models import User
+from quart_app.accounts.models import User
 from tests.conftest import PASSWORD, AuthActions, Client, users_and_sessions
 
 

@@ -16,7 +16,8 @@ from quart import Quart
 from sqlalchemy import select
 
 from quart_app import create_app
-from quart_app.models import User, UserSession
+from quart_app.accounts.models import User
+from quart_app.sessions.models import UserSession
 from tests.conftest import PASSWORD, AuthActions, Client
 
 ANONYMOUS_FORMS = {

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 
 from quart_app import create_app
-from quart_app.db import make_engine
+from quart_app.core.database import make_engine
 from tests.conftest import PASSWORD, AuthActions, Client, sqlite_only
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from quart import Quart
 
-from quart_app.models import AuthEvent
+from quart_app.events.models import AuthEvent
 from tests.conftest import PASSWORD, AuthActions, Client, count_rows, users_and_sessions
 
 NEW_PASSWORD = "a brand new passphrase"

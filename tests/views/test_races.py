@@ -12,7 +12,8 @@ import asyncio
 from quart import Quart
 from sqlalchemy import func, select
 
-from quart_app.models import AuthEvent, User
+from quart_app.accounts.models import User
+from quart_app.events.models import AuthEvent
 from tests.conftest import PASSWORD, AuthActions, Client, count_rows
 
 NEW_PASSWORDS = [f"a brand new passphrase number {n}" for n in range(10)]

@@ -9,7 +9,7 @@ from sqlalchemy import case, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from quart_app.models import ThrottleCounter
+from quart_app.throttle.models import ThrottleCounter
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from quart import Quart, request, session
 from quart_auth import Action, current_user
 from werkzeug.exceptions import BadRequest
 
-from quart_app.forms import field, read_form
+from quart_app.web.forms import field, read_form
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 SESSION_KEY = "csrf_token"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from quart_auth import Action, AuthUser, current_user, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from quart_app.db import DATABASE_ERRORS, get_db
-from quart_app.events import EventKind, add_event
-from quart_app.models import User
-from quart_app.sessions import (
+from quart_app.accounts.models import User
+from quart_app.core.database import DATABASE_ERRORS, get_db
+from quart_app.events.log import EventKind, add_event
+from quart_app.sessions.store import (
     ActiveSession,
     issue_session,
     resolve_session,

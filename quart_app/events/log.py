@@ -11,10 +11,11 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quart_app.client_ip import client_ip
-from quart_app.db import get_db
-from quart_app.models import AuthEvent, utcnow
+from quart_app.core.clock import utcnow
+from quart_app.core.database import get_db
+from quart_app.events.models import AuthEvent
 from quart_app.state import get_trusted_proxies
+from quart_app.web.client_ip import client_ip
 
 SHOWN_EVENTS = 50
 USER_AGENT_MAX = 256

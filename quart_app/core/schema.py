@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"  # package data
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"  # package data
 UPGRADE_COMMAND = "quart --app quart_app db-upgrade"
 # pg_advisory_lock key for "migrating": any 64-bit number this app alone uses.
 LOCK_KEY = 0x71756172745F6170

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from quart import Quart, g
-from sqlalchemy import event, update
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from quart_app.models import ThrottleCounter
-from quart_app.schema import ensure_schema
+from quart_app.core.schema import ensure_schema
 from quart_app.state import DATABASE, get_database, set_state
 
 # Long enough for a queue of writers under a login storm; short enough that a stuck lock is a 503.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A write that matches no row: it needs SQLite's write lock or a writable server; changes nothing.
-_WRITE_PROBE = update(ThrottleCounter).where(ThrottleCounter.key == "").values(hits=0)
+# alembic's own table: the one every schema has, whichever features it holds.
+_WRITE_PROBE = text("UPDATE alembic_version SET version_num = version_num WHERE version_num = ''")
 # What "the database is unreachable or overloaded" looks like: answered with 503, never 500.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeoutError, OSError)
 

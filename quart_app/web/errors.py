@@ -17,11 +17,11 @@ from werkzeug.exceptions import (
     TooManyRequests,
 )
 
-from quart_app.admission import BUSY_PAGE
-from quart_app.db import DATABASE_ERRORS
-from quart_app.passwords import HashPoolBusy
-from quart_app.redirects import login_url, return_target
-from quart_app.throttle import Throttled
+from quart_app.core.database import DATABASE_ERRORS
+from quart_app.passwords.hasher import HashPoolBusy
+from quart_app.throttle.policy import Throttled
+from quart_app.web.admission import BUSY_PAGE
+from quart_app.web.redirects import login_url, return_target
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from datetime import timedelta
 
 from quart_auth import Unauthorized
 
-from quart_app.client_ip import client_ip
-from quart_app.db import get_db
-from quart_app.events import EventKind, record_event, record_event_unless_recent
-from quart_app.models import User
+from quart_app.accounts.models import User
+from quart_app.accounts.users import authenticate, find_user
+from quart_app.core.database import get_db
+from quart_app.events.log import EventKind, record_event, record_event_unless_recent
 from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
-from quart_app.throttle import Throttled
-from quart_app.users import authenticate, find_user
+from quart_app.throttle.policy import Throttled
+from quart_app.web.client_ip import client_ip
 
 # At most one "login_throttled" line per account this often, however many attempts are refused.
 THROTTLED_EVENT_INTERVAL = timedelta(minutes=15)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from quart_app.throttle_store import Counter
+from quart_app.throttle.database_store import Counter
 
 # Under the deployment's REDIS_KEY_PREFIX: <prefix>throttle:<counter key>.
 KEY_NAMESPACE = "throttle:"

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from quart import Quart, request
 
-from quart_app.client_ip import client_ip
+from quart_app.accounts.users import username_key
 from quart_app.config import Settings
-from quart_app.models import utcnow
+from quart_app.core.clock import utcnow
 from quart_app.state import (
     THROTTLE,
     find_throttle,
@@ -25,9 +25,9 @@ from quart_app.state import (
     get_trusted_proxies,
     set_state,
 )
-from quart_app.throttle_redis import RedisThrottleStore
-from quart_app.throttle_store import DatabaseThrottleStore
-from quart_app.users import username_key
+from quart_app.throttle.database_store import DatabaseThrottleStore
+from quart_app.throttle.redis_store import RedisThrottleStore
+from quart_app.web.client_ip import client_ip
 
 # Per worker: how many over-the-limit IPs are remembered (a few hundred KiB at most).
 REFUSAL_MEMO_SIZE = 10_000

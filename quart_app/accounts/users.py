@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from quart_app.models import User
-from quart_app.passwords import PasswordHasherPool
+from quart_app.accounts.models import User
+from quart_app.passwords.hasher import PasswordHasherPool
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 # ASCII only: Unicode letters would let "аdmin" (Cyrillic а) pass as "admin" (UTS #39 confusables).

@@ -7,8 +7,8 @@ from typing import Any
 
 from quart import Quart
 
-from quart_app.auth_user import current_session_context
 from quart_app.config import Settings
+from quart_app.sessions.current_user import current_session_context
 
 
 def init_app(app: Quart, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 from quart import Quart
 
-from quart_app.passwords import PasswordHasherPool, shed_retry_after
+from quart_app.passwords.hasher import PasswordHasherPool, shed_retry_after
 from quart_app.state import get_hasher
 
 # Forms whose POST runs argon2.

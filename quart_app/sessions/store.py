@@ -6,8 +6,6 @@ so logout, expiry and revocation take effect at once even for a copied cookie.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -15,8 +13,11 @@ from typing import Protocol
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from quart_app.accounts.models import User
 from quart_app.config import Settings
-from quart_app.models import User, UserSession, utcnow
+from quart_app.core.clock import utcnow
+from quart_app.core.tokens import new_session_token, token_digest
+from quart_app.sessions.models import UserSession
 
 USER_AGENT_MAX = 256
 
@@ -33,18 +34,6 @@ class ActiveSession:
     last_seen_at: datetime
     expires_at: datetime
     remember: bool
-
-
-def new_session_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def token_digest(token: str) -> str:
-    """SHA-256 of the token: what the database stores, so a leaked table holds no live sessions.
-
-    A fast hash suffices: the token has 256 random bits, nothing to brute-force.
-    """
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 _INSERT_SESSION = insert(UserSession).returning(UserSession.id)

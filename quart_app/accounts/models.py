@@ -1,0 +1,39 @@
+"""The account row: who can sign in, and the hash of their password."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quart_app.core.clock import utcnow
+from quart_app.core.models import Base, UTCDateTime
+
+if TYPE_CHECKING:
+    from quart_app.passwords.hasher import PasswordHasherPool
+
+
+class User(Base):
+    """A person who can sign in: ``username_key`` decides uniqueness, ``username`` is shown."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32))
+    # NFKC + casefold of the username: the unique constraint (not a prior SELECT) stops duplicates.
+    username_key: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    async def set_password(self, password: str, hasher: PasswordHasherPool) -> None:
+        """Hash ``password`` in the hashing pool and store the hash (never the password)."""
+        self.password_hash = await hasher.hash(password)
+
+    async def check_password(self, password: str, hasher: PasswordHasherPool) -> bool:
+        """Whether ``password`` matches, verified in the hashing pool off the event loop."""
+        return await hasher.verify(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, username={self.username!r})"
