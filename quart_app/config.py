@@ -22,6 +22,10 @@ MIN_SECRET_KEY_LENGTH = 32
 # The app runs on asyncio: a sync driver would block the event loop (SQLAlchemy refuses it).
 ASYNC_DATABASE_EXAMPLES = "sqlite+aiosqlite:///app.db or postgresql+asyncpg://user@host/db"
 REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url accepts
+FAST_TEST_HASHING = "fast-tests"
+HASH_PROFILES = ("standard", FAST_TEST_HASHING)
+# argon2's minimal cost: what HASH_PROFILE=fast-tests hashes with.
+FAST_TEST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 
 class ConfigError(ValueError):
@@ -66,6 +70,12 @@ class Settings:
     ARGON2_TIME_COST: int = _option(2, minimum=1)
     ARGON2_MEMORY_COST: int = _option(19456, minimum=8)  # KiB
     ARGON2_PARALLELISM: int = _option(1, minimum=1)
+    # "standard" uses the ARGON2_* values above. "fast-tests" hashes at argon2's minimal cost
+    # (t=1, 8 KiB) so a test suite can make hundreds of hashes; it needs TESTING=true and the
+    # app refuses to start with it otherwise, so a copied test setting cannot weaken production.
+    HASH_PROFILE: str = "standard"
+    # A test suite is running this app (the test kit sets it); only the fast-hash profile reads it.
+    TESTING: bool = False
     # One hashing thread per core per worker: argon2-cffi releases the GIL, more threads only queue.
     HASH_POOL_SIZE: int = _option(os.cpu_count() or 1, minimum=1, maximum=256)
     # Hashes allowed to wait for a thread, per worker; past it a login is shed at once with 503
@@ -128,6 +138,16 @@ class Settings:
             parse_networks(settings.TRUSTED_PROXIES)
         except ValueError as error:
             raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
+        if settings.HASH_PROFILE not in HASH_PROFILES:
+            raise ConfigError(
+                f"HASH_PROFILE must be one of {', '.join(HASH_PROFILES)}; "
+                f"got {settings.HASH_PROFILE!r}"
+            )
+        if settings.HASH_PROFILE == FAST_TEST_HASHING and not settings.TESTING:
+            raise ConfigError(
+                f"HASH_PROFILE={FAST_TEST_HASHING} is for test suites only: it needs "
+                "TESTING=true, and a production server must not set either"
+            )
         if settings.PASSWORD_MIN_LENGTH > settings.PASSWORD_MAX_LENGTH:
             raise ConfigError("PASSWORD_MIN_LENGTH must not exceed PASSWORD_MAX_LENGTH")
         if settings.DATABASE_URL:

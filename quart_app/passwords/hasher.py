@@ -15,7 +15,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from quart import Quart
 
-from quart_app.config import Settings
+from quart_app.config import FAST_TEST_ARGON2, FAST_TEST_HASHING, Settings
 from quart_app.passwords.policy import normalise_password
 from quart_app.state import HASHER, set_state
 from quart_app.web.request_completion import ClientDisconnected, Departure, departure
@@ -95,13 +95,16 @@ class PasswordHasherPool:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordHasherPool:
-        return cls(
-            time_cost=settings.ARGON2_TIME_COST,
-            memory_cost=settings.ARGON2_MEMORY_COST,
-            parallelism=settings.ARGON2_PARALLELISM,
-            pool_size=settings.HASH_POOL_SIZE,
-            queue_limit=settings.HASH_QUEUE_LIMIT,
+        cost = (
+            FAST_TEST_ARGON2
+            if settings.HASH_PROFILE == FAST_TEST_HASHING
+            else {
+                "time_cost": settings.ARGON2_TIME_COST,
+                "memory_cost": settings.ARGON2_MEMORY_COST,
+                "parallelism": settings.ARGON2_PARALLELISM,
+            }
         )
+        return cls(**cost, pool_size=settings.HASH_POOL_SIZE, queue_limit=settings.HASH_QUEUE_LIMIT)
 
     async def start(self) -> None:
         """Start the threads and make the dummy hash, so the first failed login costs no extra."""
