@@ -16,7 +16,7 @@ from quart import Quart
 from quart.testing import QuartCliRunner
 
 from quart_app import create_app
-from tests.live_server import APP_SETTINGS, PROJECT_ROOT
+from tests.support.servers import APP_SETTINGS, PROJECT_ROOT
 
 QUART = Path(sys.executable).with_name("quart")
 

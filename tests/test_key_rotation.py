@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quart_app import create_app
-from tests.conftest import AuthActions
+from tests.support.auth import AuthActions
 
 OLD_KEY = "old-secret-key-" + "o" * 40
 NEW_KEY = "new-secret-key-" + "n" * 40

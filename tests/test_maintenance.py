@@ -14,11 +14,12 @@ from quart_app.accounts.models import User
 from quart_app.core.clock import utcnow
 from quart_app.maintenance import purge_once
 from quart_app.sessions.models import UserSession
+from quart_app.state import get_database, get_throttle
 
 
 async def add_sessions(app: Quart, **ages: tuple[timedelta, timedelta, bool]) -> None:
     """Sessions named by user agent, each (age since last seen, time to expiry, remember)."""
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         user = User(username="alice", username_key="alice", password_hash="x")
         db.add(user)
         await db.flush()
@@ -39,7 +40,7 @@ async def add_sessions(app: Quart, **ages: tuple[timedelta, timedelta, bool]) ->
 
 
 async def remaining(app: Quart) -> set[str]:
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         return set((await db.execute(select(UserSession.user_agent))).scalars())
 
 
@@ -52,9 +53,7 @@ async def test_purge_removes_expired_and_idle_sessions_only(app: Quart) -> None:
         idle_remembered=(timedelta(days=3), timedelta(days=20), True),
         expired=(timedelta(minutes=1), -hour, True),
     )
-    removed = await purge_once(
-        app.extensions["database"], app.extensions["throttle"], app.extensions["settings"]
-    )
+    removed = await purge_once(get_database(app), get_throttle(app), app.extensions["settings"])
     assert removed == 2
     assert await remaining(app) == {"live", "idle_remembered"}
 

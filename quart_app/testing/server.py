@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from quart_app.config import Settings
+from quart_app.core.database import default_database_url
 
 DEFAULT_APP = "quart_app.asgi:app"
 WORKERS = 2
@@ -40,12 +41,23 @@ class ServerDidNotStart(RuntimeError):
 
 @dataclass(frozen=True)
 class LiveServer:
-    """A running server: where it answers, its process (the hypercorn master) and its output."""
+    """A running server: where it answers, its process (the hypercorn master), the environment
+    it was started with, and its output."""
 
     base_url: str
     port: int
     process: subprocess.Popen[bytes]
+    env: Mapping[str, str]
     log_path: Path
+
+    @property
+    def instance_path(self) -> Path:
+        return Path(self.env["INSTANCE_PATH"])
+
+    @property
+    def database_url(self) -> str:
+        """Its database's SQLAlchemy URL: DATABASE_URL, or the instance folder's SQLite file."""
+        return self.env.get("DATABASE_URL") or default_database_url(str(self.instance_path))
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -189,6 +201,6 @@ def run_server(
         process = spawn_server(command, cwd=cwd or Path.cwd(), env=env, log_file=log_file)
     try:
         wait_until_healthy(process, base_url, log_path, health_path=health_path)
-        yield LiveServer(base_url, port, process, log_path)
+        yield LiveServer(base_url, port, process, dict(env), log_path)
     finally:
         stop_server(process)

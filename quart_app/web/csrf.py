@@ -39,6 +39,11 @@ def session_binding() -> str:
     # DELETE: this response clears a dead session's cookie, so the next request comes without.
     if auth_id is None or current_user.action is Action.DELETE:
         return ""
+    return binding_for(auth_id)
+
+
+def binding_for(auth_id: str) -> str:
+    """The binding stored beside a token issued to the session whose sign-in id is ``auth_id``."""
     return hashlib.sha256(b"csrf-binding:" + auth_id.encode()).hexdigest()[:32]
 
 
@@ -47,10 +52,14 @@ def csrf_token() -> str:
     token = session.get(SESSION_KEY)
     binding = session_binding()
     if not isinstance(token, str) or session.get(BINDING_KEY) != binding:
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         session[SESSION_KEY] = token
         session[BINDING_KEY] = binding
     return token
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def is_cross_site() -> bool:

@@ -12,15 +12,14 @@ import re
 import shutil
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Literal, Protocol
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.backing_services import IN_CI
-from tests.browser.pages import RECORD_CSP_VIOLATIONS, screenshot
-from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.browser import RECORD_CSP_VIOLATIONS, ColorScheme, OpenPage, screenshot
+from tests.support.servers import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.services import IN_CI
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `playwright install` is never needed
 CHROMIUM_ARGS = [
@@ -35,15 +34,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored
 ACTION_TIMEOUT_MS = 10_000  # fail fast: every page here answers in milliseconds
-
-ColorScheme = Literal["light", "dark"]
-
-
-class OpenPage(Protocol):
-    def __call__(
-        self, *, width: int = ..., height: int = ..., color_scheme: ColorScheme = ...
-    ) -> Page: ...
-
 
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 

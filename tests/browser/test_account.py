@@ -8,8 +8,14 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import OpenPage
-from tests.browser.pages import log_in, register, submit, unique_password, unique_username
+from tests.support.browser import (
+    OpenPage,
+    log_in,
+    register,
+    submit,
+    unique_password,
+    unique_username,
+)
 
 Snap = Callable[[Page, str], Path]
 NEW_PASSWORD = "an entirely new pass phrase"

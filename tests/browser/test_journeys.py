@@ -8,9 +8,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import OpenPage
-from tests.browser.pages import (
+from tests.support.browser import (
     GENERIC_LOGIN_ERROR,
+    OpenPage,
     focused,
     log_in,
     log_out,

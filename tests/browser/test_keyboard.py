@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ColorScheme, OpenPage
-from tests.browser.pages import (
+from tests.support.browser import (
+    ColorScheme,
+    OpenPage,
     focus_ring_problems,
     focused,
     log_out,

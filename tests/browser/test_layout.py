@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import ColorScheme, OpenPage
-from tests.browser.pages import (
+from tests.support.browser import (
+    ColorScheme,
+    OpenPage,
     contrast_problems,
     csp_violations,
     has_horizontal_scroll,

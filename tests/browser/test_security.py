@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Dialog, Page, Route, expect
 
-from tests.browser.pages import csp_violations, log_in, submit, unique_password
+from tests.support.browser import csp_violations, log_in, submit, unique_password
 
 SCRIPT_USERNAME = "<script>document.title='pwned'</script>"
 IMAGE_USERNAME = "<img src=x onerror=alert(1)>"  # fits the register form's 32 characters

@@ -1,4 +1,8 @@
-"""Fixtures: real hypercorn servers for the integration tests."""
+"""Fixtures: real hypercorn servers for the integration tests.
+
+``live_server`` is the test kit's (quart_app.testing), with this project's hypercorn.toml and
+database settings from tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server configured with an explicit SECRET_KEY."""
-    instance_path = tmp_path_factory.mktemp("instance")
-    with running_server(instance_path, secret_key=TEST_SECRET_KEY) as server:
-        yield server
+from tests.support.servers import LiveServer, running_server
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from quart_app.core.database import make_engine
-from tests.integration.helpers import fetch_csrf_token, register, unique_password, unique_username
-from tests.integration.test_server import database_rows
-from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.http import fetch_csrf_token, register, unique_password, unique_username
+from tests.support.servers import TEST_SECRET_KEY, LiveServer, database_rows, running_server
 
 MALFORMED_CHUNKED_LOGIN = (
     b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -15,13 +15,7 @@ from sqlalchemy import func, select
 
 from quart_app.accounts.models import User
 from quart_app.core.database import make_engine
-from tests.backing_services import (
-    IN_CI,
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
-    private_deployment,
-)
-from tests.integration.helpers import (
+from tests.support.http import (
     AUTH_COOKIE,
     fetch_csrf_token,
     login,
@@ -30,7 +24,8 @@ from tests.integration.helpers import (
     unique_password,
     unique_username,
 )
-from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.servers import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.services import IN_CI, TEST_DATABASE_URL, TEST_REDIS_URL, private_deployment
 
 # On SQLite (.ci/run's first pass) there is no shared database to put two hosts on.
 pytestmark = pytest.mark.skipif(

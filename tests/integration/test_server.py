@@ -10,10 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 import httpx
-from sqlalchemy import text
 
-from quart_app.core.database import make_engine
-from tests.integration.helpers import (
+from tests.support.http import (
     AUTH_COOKIE,
     SESSION_COOKIE,
     extract_csrf_token,
@@ -25,7 +23,7 @@ from tests.integration.helpers import (
     unique_password,
     unique_username,
 )
-from tests.live_server import LiveServer
+from tests.support.servers import LiveServer, database_rows
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
 CLIENT_TIMEOUT = httpx.Timeout(30.0)
@@ -41,18 +39,6 @@ async def client_for(
         base_url=base_url, cookies=cookies, follow_redirects=False, timeout=CLIENT_TIMEOUT
     ) as client:
         yield client
-
-
-async def database_rows(
-    server: LiveServer, query: str, **params: object
-) -> list[tuple[object, ...]]:
-    """What the server's own database holds (SQLite or PostgreSQL), read beside the server."""
-    engine = make_engine(server.database_url)
-    try:
-        async with engine.connect() as connection:
-            return [tuple(row) for row in await connection.execute(text(query), params)]
-    finally:
-        await engine.dispose()
 
 
 async def session_count(server: LiveServer, username: str) -> int:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import (
-    HYPERCORN,
-    PROJECT_ROOT,
+from quart_app.testing.server import (
     free_port,
+    hypercorn_command,
     server_environment,
     spawn_server,
 )
+from tests.support.servers import HYPERCORN_TOML, PROJECT_ROOT
 
 # Importing the app takes about a second; a restarting master would run into this instead.
 EXIT_TIMEOUT_SECONDS = 20.0
@@ -42,15 +42,8 @@ def _wait_for_group(pgid: int, timeout: float) -> None:
 
 def _run_until_exit(instance_path: Path, extra_env: dict[str, str]) -> tuple[int, str]:
     """Start hypercorn as the README does; its exit status and output once the master exits."""
-    command = [
-        str(HYPERCORN),
-        "--config",
-        "hypercorn.toml",
-        "--bind",
-        f"127.0.0.1:{free_port()}",
-        "quart_app.asgi:app",
-    ]
-    env = server_environment(instance_path, secret_key=None, extra_env=extra_env)
+    command = hypercorn_command(port=free_port(), config=HYPERCORN_TOML, workers=None)
+    env = server_environment(instance_path, secret_key=None, extra=extra_env)
     log_path = instance_path.parent / f"{instance_path.name}-server.log"
     with log_path.open("wb") as log_file:
         process = spawn_server(command, cwd=PROJECT_ROOT, env=env, log_file=log_file)

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.helpers import fetch_csrf_token, register, unique_password, unique_username
-from tests.live_server import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.http import fetch_csrf_token, register, unique_password, unique_username
+from tests.support.servers import TEST_SECRET_KEY, LiveServer, running_server
 
 LOGINS_PER_MINUTE = 12
 

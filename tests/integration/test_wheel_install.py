@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.live_server import (
-    PROJECT_ROOT,
+from quart_app.testing.server import (
     free_port,
     server_environment,
     spawn_server,
     stop_server,
     wait_until_healthy,
 )
+from tests.support.servers import PROJECT_ROOT
 
 # What a wheel is built from; the rest (tests, the benchmark, a venv) is not the package's.
 SOURCES = ("quart_app", "pyproject.toml", "README.md")

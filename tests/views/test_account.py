@@ -12,7 +12,8 @@ from sqlalchemy import select
 from quart_app.accounts.models import User
 from quart_app.events.models import AuthEvent
 from quart_app.sessions.models import UserSession
-from tests.conftest import PASSWORD, AuthActions, Client, auth_set_cookie, count_rows
+from quart_app.state import get_database
+from tests.support.auth import PASSWORD, AuthActions, Client, auth_set_cookie, count_rows
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -152,7 +153,7 @@ async def test_sessions_page_leaves_out_expired_sessions(
     idle, remembered = app.test_client(), app.test_client()
     await AuthActions(idle).login("alice")
     await AuthActions(remembered).login("alice", remember=True)
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         rows = (await db.execute(select(UserSession).order_by(UserSession.id))).scalars().all()
         assert len(rows) == 3  # this one (registration), the idle one, the remembered one
         for row in rows[1:]:  # both quiet for an hour: past the 30-minute idle timeout
@@ -244,7 +245,7 @@ async def test_activity_shows_only_the_last_fifty_and_only_mine(
         await bob.login("bob")
     html = await (await client.get("/account/activity")).get_data(as_text=True)
     assert html.count("<tr>") == 1 + 1  # header row + alice's one event
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         alice_id = (await db.execute(select(User.id).where(User.username == "alice"))).scalar_one()
         from quart_app.core.clock import utcnow
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from quart_app.accounts.models import User
 from quart_app.core.database import Database
 from quart_app.sessions.models import UserSession
-from tests.conftest import (
+from quart_app.state import get_database, get_hasher
+from tests.support.auth import (
     PASSWORD,
     AuthActions,
     Client,
@@ -162,7 +163,7 @@ async def test_login_failure_is_401_with_one_generic_message(
 
 
 async def test_login_unknown_user_costs_an_argon2_verify(app: Quart, auth: AuthActions) -> None:
-    hasher = app.extensions["passwords"]
+    hasher = get_hasher(app)
     calls = record_verifies(app)
     await auth.register("alice")
     await auth.logout()
@@ -230,12 +231,12 @@ async def test_login_upgrades_hash_made_with_old_parameters(
 ) -> None:
     await auth.register("alice")
     await auth.logout()
-    database: Database = app.extensions["database"]
+    database: Database = get_database(app)
     assert database.sessionmaker is not None
     async with database.sessionmaker() as db:
         old_hash = (await db.execute(select(User.password_hash))).scalar_one()
-    assert "m=1024,t=1" in old_hash
-    hasher = app.extensions["passwords"]
+    assert "m=8,t=1" in old_hash  # the fast-tests profile
+    hasher = get_hasher(app)
     hasher.hasher = type(hasher.hasher)(time_cost=2, memory_cost=2048, parallelism=1)
     assert (await auth.login("alice")).status_code == 303
     async with database.sessionmaker() as db:

@@ -7,7 +7,8 @@ from quart import Quart
 from sqlalchemy import select
 
 from quart_app.accounts.models import User
-from tests.conftest import PASSWORD, AuthActions, Client, users_and_sessions
+from quart_app.state import get_database
+from tests.support.auth import PASSWORD, AuthActions, Client, users_and_sessions
 
 
 def urlencoded(token: str, body: bytes) -> tuple[bytes, dict[str, str]]:
@@ -124,7 +125,7 @@ async def test_repeated_fields_use_the_first(app: Quart, client: Client, auth: A
     )
     response = await client.post("/register", data=data, headers=headers)
     assert response.status_code == 303
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         assert (await db.execute(select(User.username))).scalar_one() == "alice"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from quart import Quart
 
-from tests.conftest import PASSWORD, AuthActions, Client, users_and_sessions
+from tests.support.auth import PASSWORD, AuthActions, Client, users_and_sessions
 
 FORMS = {
     "/register": {"username": "mallory", "password": PASSWORD},

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from quart_app import create_app
 from quart_app.accounts.models import User
 from quart_app.sessions.models import UserSession
-from tests.conftest import PASSWORD, AuthActions, Client
+from quart_app.state import get_database
+from tests.support.auth import PASSWORD, AuthActions, Client
 
 ANONYMOUS_FORMS = {
     "/register": ["username", "password"],
@@ -60,7 +61,7 @@ async def fuzz_app(app_config: dict[str, Any]) -> AsyncIterator[Quart]:
 
 
 async def account_state(app: Quart) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         users = (await db.execute(select(User.id, User.username_key, User.password_hash))).all()
         sessions = (await db.execute(select(UserSession.id, UserSession.token_digest))).all()
     return [tuple(row) for row in users], [tuple(row) for row in sessions]

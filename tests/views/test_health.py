@@ -11,7 +11,9 @@ from sqlalchemy import text
 
 from quart_app import create_app
 from quart_app.core.database import make_engine
-from tests.conftest import PASSWORD, AuthActions, Client, sqlite_only
+from quart_app.state import get_database
+from tests.support.auth import PASSWORD, AuthActions, Client
+from tests.support.services import sqlite_only
 
 
 async def test_healthz_ok(client: Client) -> None:
@@ -32,7 +34,7 @@ async def test_database_outage_gives_503_not_500(
         token = await auth.csrf("/login")
 
         # Take the database away: close pooled connections, and put a folder where the file was.
-        await app.extensions["database"].engine.dispose()
+        await get_database(app).engine.dispose()
         for path in tmp_path.glob("test.db*"):
             path.unlink()
         (tmp_path / "test.db").mkdir()

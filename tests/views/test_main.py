@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import AuthActions, Client
+from tests.support.auth import AuthActions, Client
 
 
 async def test_home_signed_out_links_to_login_and_register(client: Client) -> None:

@@ -10,7 +10,7 @@ import pytest
 from quart import Quart
 
 from quart_app.events.models import AuthEvent
-from tests.conftest import PASSWORD, AuthActions, Client, count_rows, users_and_sessions
+from tests.support.auth import PASSWORD, AuthActions, Client, count_rows, users_and_sessions
 
 NEW_PASSWORD = "a brand new passphrase"
 FORMS = {

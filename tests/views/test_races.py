@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from quart_app.accounts.models import User
 from quart_app.events.models import AuthEvent
-from tests.conftest import PASSWORD, AuthActions, Client, count_rows
+from quart_app.state import get_database
+from tests.support.auth import PASSWORD, AuthActions, Client, count_rows
 
 NEW_PASSWORDS = [f"a brand new passphrase number {n}" for n in range(10)]
 
@@ -32,7 +33,7 @@ async def post_form(actions: AuthActions, path: str, **form: str) -> int:
 
 
 async def password_changes(app: Quart) -> int:
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         query = select(func.count()).where(AuthEvent.kind == "password_changed")
         return (await db.execute(query)).scalar_one()
 

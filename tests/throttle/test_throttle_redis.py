@@ -24,11 +24,13 @@ import quart_app.throttle.policy as throttle_module
 from quart_app import create_app
 from quart_app.config import Settings
 from quart_app.core.clock import utcnow
+from quart_app.state import get_throttle
 from quart_app.throttle.policy import LoginThrottle, Throttled
 from quart_app.throttle.redis_store import RedisThrottleStore
-from tests.backing_services import IN_CI, TEST_REDIS_URL
-from tests.conftest import PASSWORD, AuthActions, Clock, users_and_sessions
-from tests.live_server import free_port
+from tests.support.auth import PASSWORD, AuthActions, users_and_sessions
+from tests.support.clock import Clock
+from tests.support.servers import free_port
+from tests.support.services import IN_CI, TEST_REDIS_URL
 
 if not TEST_REDIS_URL and not IN_CI:
     pytest.skip("set TEST_REDIS_URL to run the Redis throttle tests", allow_module_level=True)
@@ -156,7 +158,7 @@ async def test_app_with_redis_url_throttles_logins_through_redis(
 ) -> None:
     app = create_app({**app_config, "REDIS_URL": redis_url})
     async with app.test_app():
-        assert isinstance(app.extensions["throttle"].store, RedisThrottleStore)
+        assert isinstance(get_throttle(app).store, RedisThrottleStore)
         auth = AuthActions(app.test_client())
         assert (await auth.client.get("/healthz")).status_code == 200
         await auth.register("erin")

@@ -6,22 +6,8 @@ import pytest
 from quart import Quart
 
 from quart_app import create_app
-from tests.conftest import AuthActions, Client, csrf_from
-
-EXPECTED = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
-
-
-def assert_security_headers(headers: object) -> None:
-    for name, value in EXPECTED.items():
-        assert headers[name] == value  # type: ignore[index]
-    policy = headers["Content-Security-Policy"]  # type: ignore[index]
-    for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'none'"):
-        assert directive in policy
-    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+from tests.support.auth import AuthActions, Client, csrf_from
+from tests.support.headers import assert_security_headers
 
 
 @pytest.mark.parametrize(("path", "status"), [("/", 200), ("/dashboard", 302), ("/nope", 404)])

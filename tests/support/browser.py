@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal, Protocol
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Response, expect
 
-from tests.integration.helpers import unique_password, unique_username
+from tests.support.http import unique_password, unique_username
 
 __all__ = [
     "GENERIC_LOGIN_ERROR",
     "RECORD_CSP_VIOLATIONS",
+    "ColorScheme",
+    "OpenPage",
     "contrast_problems",
     "csp_violations",
     "focus_ring_problems",
@@ -26,6 +29,16 @@ __all__ = [
     "unique_password",
     "unique_username",
 ]
+
+
+ColorScheme = Literal["light", "dark"]
+
+
+class OpenPage(Protocol):
+    def __call__(
+        self, *, width: int = ..., height: int = ..., color_scheme: ColorScheme = ...
+    ) -> Page: ...
+
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
 

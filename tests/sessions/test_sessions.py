@@ -16,7 +16,8 @@ from quart_app.config import Settings
 from quart_app.core.tokens import token_digest
 from quart_app.sessions.models import UserSession
 from quart_app.sessions.store import issue_session, resolve_session, revoke_session_token
-from tests.conftest import Clock
+from quart_app.state import get_database, get_hasher
+from tests.support.clock import Clock
 
 
 @pytest.fixture
@@ -28,14 +29,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 async def db(app: Quart) -> AsyncIterator[AsyncSession]:
-    async with app.extensions["database"].sessionmaker() as session:
+    async with get_database(app).sessionmaker() as session:
         yield session
 
 
 @pytest.fixture
 async def user(app: Quart, db: AsyncSession) -> User:
     created = await create_user(
-        db, username="alice", password="a long password", hasher=app.extensions["passwords"]
+        db, username="alice", password="a long password", hasher=get_hasher(app)
     )
     await db.commit()
     return created

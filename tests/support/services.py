@@ -36,6 +36,7 @@ if ON_SERVER_DATABASE and make_url(TEST_DATABASE_URL).get_backend_name() != "pos
         "leave it unset for SQLite"
     )
 # Under CI=true a test that needs a service it cannot find fails instead of skipping.
+sqlite_only = pytest.mark.skipif(ON_SERVER_DATABASE, reason="exercises the SQLite file itself")
 IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 T = TypeVar("T")

@@ -7,6 +7,7 @@ from typing import Any
 
 from quart import Quart, request
 
+from quart_app.state import get_hasher
 from quart_app.web.request_completion import ClientDisconnected
 
 
@@ -82,7 +83,7 @@ async def test_a_body_cut_off_by_a_disconnect_fails_with_client_disconnected(app
 
 
 async def test_a_hash_queued_for_a_departed_client_is_not_computed(app: Quart) -> None:
-    hasher = app.extensions["passwords"]
+    hasher = get_hasher(app)
     computed: list[str] = []
     real_hash = hasher.hasher.hash
 

@@ -12,8 +12,9 @@ from argon2 import PasswordHasher
 
 from quart_app import create_app
 from quart_app.passwords.hasher import HashPoolBusy, PasswordHasherPool
-from tests.conftest import PASSWORD, AuthActions
-from tests.test_headers import assert_security_headers
+from quart_app.state import get_hasher
+from tests.support.auth import PASSWORD, AuthActions
+from tests.support.headers import assert_security_headers
 
 
 class GatedHasher(PasswordHasher):
@@ -88,7 +89,7 @@ async def test_login_past_capacity_gets_fast_503_with_retry_after(
         await first.logout()
         token = await second.csrf("/login")
         gate = threading.Event()
-        hasher = app.extensions["passwords"]
+        hasher = get_hasher(app)
         hasher.hasher = GatedHasher(gate)
         try:
             holding = asyncio.ensure_future(first.login("alice"))
@@ -116,7 +117,7 @@ async def test_shedding_happens_before_any_other_work(app_config: dict[str, Any]
     # No CSRF token and no form at all: a 400 would mean the request got past the door.
     app = create_app({**app_config, "HASH_POOL_SIZE": 1, "HASH_QUEUE_LIMIT": 0})
     async with app.test_app():
-        hasher = app.extensions["passwords"]
+        hasher = get_hasher(app)
         digest = await hasher.hash("correct horse battery")
         gate = threading.Event()
         hasher.hasher = GatedHasher(gate)

@@ -13,8 +13,10 @@ import quart_app.events.log as events_module
 import quart_app.throttle.policy as throttle_module
 from quart_app import create_app
 from quart_app.events.models import AuthEvent
+from quart_app.state import get_database, get_throttle
 from quart_app.throttle.policy import LoginThrottle, Throttled
-from tests.conftest import PASSWORD, AuthActions, Client, Clock, record_verifies
+from tests.support.auth import PASSWORD, AuthActions, Client, record_verifies
+from tests.support.clock import Clock
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 def throttle(app: Quart) -> LoginThrottle:
-    return app.extensions["throttle"]
+    return get_throttle(app)
 
 
 async def fail(throttle: LoginThrottle, ip: str, name: str, times: int) -> None:
@@ -83,7 +85,7 @@ async def test_success_resets_the_pair(throttle: LoginThrottle) -> None:
 async def test_zero_limits_switch_throttling_off(app_config: dict[str, Any]) -> None:
     app = create_app({**app_config, "THROTTLE_PAIR_LIMIT": 0, "THROTTLE_USER_LIMIT": 0})
     async with app.test_app():
-        throttle = app.extensions["throttle"]
+        throttle = get_throttle(app)
         await fail(throttle, "198.51.100.1", "alice", 30)
         await throttle.check_login("198.51.100.1", "alice")
 
@@ -172,13 +174,13 @@ async def test_counters_survive_a_restart(app_config: dict[str, Any]) -> None:
     for _ in range(2):  # two app instances on one database: as a restart, or a second worker
         app = create_app(app_config)
         async with app.test_app():
-            throttle = app.extensions["throttle"]
+            throttle = get_throttle(app)
             for _ in range(3):
                 await throttle.record_failure("198.51.100.1", "alice")
     with pytest.raises(Throttled):
         app = create_app(app_config)
         async with app.test_app():
-            await app.extensions["throttle"].check_login("198.51.100.1", "alice")
+            await get_throttle(app).check_login("198.51.100.1", "alice")
 
 
 async def test_database_store_purges_only_finished_counters(
@@ -187,7 +189,7 @@ async def test_database_store_purges_only_finished_counters(
     # The database store's own job (Redis keys expire by themselves): so no REDIS_URL here.
     app = create_app({**app_config, "REDIS_URL": None})
     async with app.test_app():
-        throttle = app.extensions["throttle"]
+        throttle = get_throttle(app)
         await fail(throttle, "198.51.100.1", "alice", 5)  # blocked for a minute
         await fail(throttle, "198.51.100.2", "bob", 1)
         assert await throttle.store.purge(clock.now, timedelta(hours=1)) == 0
@@ -201,7 +203,7 @@ async def test_refused_posts_do_not_write_to_the_database(app_config: dict[str, 
         auth = AuthActions(app.test_client())
         statuses = [(await auth.login(f"user{i}", PASSWORD)).status_code for i in range(6)]
         assert statuses == [401, 401, 429, 429, 429, 429]
-        counters = await app.extensions["throttle"].store.read(["ip:auth.login:<local>"])
+        counters = await get_throttle(app).store.read(["ip:auth.login:<local>"])
         # The third POST found the limit passed; the three after it were refused from memory.
         assert counters["ip:auth.login:<local>"].hits == 3
 
@@ -209,7 +211,7 @@ async def test_refused_posts_do_not_write_to_the_database(app_config: dict[str, 
 async def test_refusal_memory_is_per_window(app_config: dict[str, Any], clock: Clock) -> None:
     app = create_app({**app_config, "THROTTLE_LOGIN_PER_MINUTE": 1})
     async with app.test_app():
-        throttle = app.extensions["throttle"]
+        throttle = get_throttle(app)
         await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)
         with pytest.raises(Throttled):
             await throttle.check_ip_rate("auth.login", "198.51.100.1", 1)
@@ -228,7 +230,7 @@ async def test_a_throttled_account_gets_one_event_per_interval_not_per_attempt(
     assert statuses == [401] * 5 + [429] * 10
 
     async def kinds() -> list[str]:
-        async with app.extensions["database"].sessionmaker() as db:
+        async with get_database(app).sessionmaker() as db:
             return list((await db.execute(select(AuthEvent.kind))).scalars())
 
     assert (await kinds()).count("login_throttled") == 1  # ten refusals, one line

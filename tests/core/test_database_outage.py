@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from quart_app import create_app
-from tests.backing_services import IN_CI
-from tests.conftest import PASSWORD, AuthActions
-from tests.live_server import free_port
+from tests.support.auth import PASSWORD, AuthActions
+from tests.support.servers import free_port
+from tests.support.services import IN_CI
 
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 REASON = "needs PostgreSQL's server binaries and root (to run them as the postgres user)"

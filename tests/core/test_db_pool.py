@@ -9,7 +9,8 @@ from sqlalchemy import event
 
 from quart_app import create_app
 from quart_app.core.database import make_engine
-from tests.conftest import AuthActions
+from quart_app.state import get_database
+from tests.support.auth import AuthActions
 
 CONCURRENT_REQUESTS = 12
 
@@ -17,7 +18,7 @@ CONCURRENT_REQUESTS = 12
 async def test_engine_pool_follows_the_settings(app_config: dict[str, Any]) -> None:
     app = create_app({**app_config, "DATABASE_POOL_SIZE": 7, "DATABASE_MAX_OVERFLOW": 3})
     async with app.test_app():
-        pool = app.extensions["database"].engine.pool
+        pool = get_database(app).engine.pool
         assert (pool.size(), pool._max_overflow) == (7, 3)
 
 
@@ -39,7 +40,7 @@ async def test_concurrent_requests_reuse_pooled_connections(app_config: dict[str
         auth = AuthActions(app.test_client())
         assert (await auth.register("alice")).status_code == 303
         opened: list[object] = []
-        engine = app.extensions["database"].engine
+        engine = get_database(app).engine
         event.listen(engine.sync_engine, "connect", lambda connection, _: opened.append(connection))
 
         async def burst() -> list[int]:

@@ -15,17 +15,18 @@ from quart_app.authn.flow import (
 )
 from quart_app.events.models import AuthEvent
 from quart_app.passwords.hasher import PasswordHasherPool
+from quart_app.state import get_database
 from quart_app.throttle.policy import Throttled
-from tests.conftest import PASSWORD, AuthActions, record_verifies
+from tests.support.auth import PASSWORD, AuthActions, record_verifies
 
 
 async def event_kinds(app: Quart) -> list[str]:
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         return list((await db.scalars(select(AuthEvent.kind).order_by(AuthEvent.id))).all())
 
 
 async def stored_hash(app: Quart) -> str:
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         return (await db.scalars(select(User.password_hash))).one()
 
 
@@ -48,7 +49,7 @@ async def test_reauthentication_is_throttled_and_logged_like_a_login(
 ) -> None:
     await auth.register("alice")
     async with app.test_request_context("/account/delete", method="POST"):
-        async with app.extensions["database"].sessionmaker() as db:
+        async with get_database(app).sessionmaker() as db:
             user = (await db.scalars(select(User))).one()
         results = [await reauthenticate(user, "a wrong guess, again") for _ in range(5)]
         try:
@@ -74,7 +75,7 @@ async def test_reauthentication_upgrades_an_outdated_hash(app: Quart, auth: Auth
         outdated = await old.hash(PASSWORD)
     finally:
         old.shutdown()
-    async with app.extensions["database"].sessionmaker() as db:
+    async with get_database(app).sessionmaker() as db:
         user = (await db.scalars(select(User))).one()
         user.password_hash = outdated
         await db.commit()
@@ -82,4 +83,4 @@ async def test_reauthentication_upgrades_an_outdated_hash(app: Quart, auth: Auth
         assert await reauthenticate(user, PASSWORD)
     upgraded = await stored_hash(app)
     assert upgraded != outdated
-    assert "m=1024" in upgraded  # the app's (test) parameters
+    assert "m=8,t=1" in upgraded  # the fast-tests profile

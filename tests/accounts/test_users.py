@@ -16,6 +16,7 @@ from quart_app.accounts.users import (
     username_key,
     username_problems,
 )
+from quart_app.state import get_database, get_hasher
 
 
 @pytest.mark.parametrize(
@@ -55,11 +56,11 @@ def test_invalid_usernames(username: str, problem: str) -> None:
 
 
 async def db_session(app: Quart):  # type: ignore[no-untyped-def]
-    return app.extensions["database"].sessionmaker()
+    return get_database(app).sessionmaker()
 
 
 async def test_create_user_stores_hash_and_normalised_names(app: Quart) -> None:
-    hasher = app.extensions["passwords"]
+    hasher = get_hasher(app)
     async with await db_session(app) as db:
         user = await create_user(db, username=" Ｃarol ", password="a long password", hasher=hasher)
         await db.commit()
@@ -70,7 +71,7 @@ async def test_create_user_stores_hash_and_normalised_names(app: Quart) -> None:
 
 
 async def test_create_user_duplicate_raises_username_taken(app: Quart) -> None:
-    hasher = app.extensions["passwords"]
+    hasher = get_hasher(app)
     async with await db_session(app) as db:
         await create_user(db, username="carol", password="a long password", hasher=hasher)
         await db.commit()
@@ -81,7 +82,7 @@ async def test_create_user_duplicate_raises_username_taken(app: Quart) -> None:
 
 
 async def test_authenticate(app: Quart) -> None:
-    hasher = app.extensions["passwords"]
+    hasher = get_hasher(app)
     check = {"hasher": hasher, "max_password_length": 1024}
     async with await db_session(app) as db:
         await create_user(db, username="dave", password="a long password", hasher=hasher)

@@ -6,7 +6,7 @@ import inspect
 
 from quart import Quart
 
-from tests.conftest import AuthActions, Client
+from tests.support.auth import AuthActions, Client
 
 
 def test_every_context_processor_is_async(app: Quart) -> None:

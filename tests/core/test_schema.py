@@ -26,6 +26,7 @@ from quart_app.core.schema import (
     head_revision,
     upgrade,
 )
+from quart_app.state import get_database
 
 
 def differences(connection: Connection) -> list[Any]:
@@ -49,7 +50,7 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
 async def test_new_database_is_migrated_at_start(app_config: dict[str, Any]) -> None:
     app = create_app(app_config)
     async with app.test_app():
-        async with app.extensions["database"].connect() as connection:
+        async with get_database(app).connect() as connection:
             assert await connection.run_sync(revision) == head_revision() == "0002"
 
 

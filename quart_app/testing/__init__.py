@@ -1,0 +1,7 @@
+"""The test kit for apps built on this one: a pytest plugin (``plugin``, registered under the
+``pytest11`` entry point, so installing the package makes its fixtures available) and the real
+hypercorn launcher behind its ``live_server`` fixture (``server``).
+
+Fixtures: ``app``, ``client``, ``make_user``, ``signed_in_client``, ``csrf_token`` and
+``live_server``; ``app_config`` and ``live_server_env`` are the places to change their settings.
+"""

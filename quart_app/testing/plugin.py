@@ -1,0 +1,216 @@
+"""pytest fixtures for async test suites of this app and apps built on it.
+
+Every test gets a fresh app on a fresh SQLite database with the fast-hash profile (refused
+outside TESTING). Users are made without the forms and signed in by issuing a session row
+directly, so a test that is about a signed-in page spends no time on argon2 or form round trips.
+Override ``app_config`` (function scope) or ``live_server_env`` (module scope) to change settings;
+an override may take the fixture it replaces as an argument and extend it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from quart import Quart
+from quart.testing import QuartClient
+from quart_auth import generate_auth_token
+
+from quart_app import create_app
+from quart_app.accounts.models import User
+from quart_app.accounts.users import normalise_username, username_key
+from quart_app.config import FAST_TEST_HASHING
+from quart_app.sessions.store import issue_session
+from quart_app.state import get_database, get_hasher, get_settings
+from quart_app.testing.server import (
+    DEFAULT_APP,
+    WORKERS,
+    LiveServer,
+    run_server,
+    server_environment,
+)
+from quart_app.web import csrf
+
+DEFAULT_PASSWORD = "correct horse battery staple"  # noqa: S105 - the tests' password
+TEST_SECRET_KEY = "test-kit-secret-key-" + "k" * 32
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+MakeUser = Callable[..., Awaitable[User]]
+SignIn = Callable[..., Awaitable["SignedInClient"]]
+ReadToken = Callable[[QuartClient, str], Awaitable[str]]
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict[str, Any]:
+    """Settings for ``app`` (the option names of the README's table)."""
+    return {
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'test.db'}",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "COOKIE_SECURE": False,  # the test client speaks plain HTTP
+        "TESTING": True,
+        "HASH_PROFILE": FAST_TEST_HASHING,
+        "HASH_POOL_SIZE": 2,
+    }
+
+
+@pytest_asyncio.fixture
+async def app(app_config: dict[str, Any]) -> AsyncIterator[Quart]:
+    """A fresh app, started as a server starts it (its before/after_serving hooks run)."""
+    application = create_app(app_config)
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture
+def client(app: Quart) -> QuartClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def password_hashes() -> dict[str, str]:
+    """Hashes ``make_user`` computed, by password: each password is hashed once per test run."""
+    return {}
+
+
+@pytest.fixture
+def make_user(app: Quart, password_hashes: dict[str, str]) -> MakeUser:
+    """``await make_user("alice", password="…")``: a user row, committed, without the form."""
+
+    async def make(username: str, *, password: str = DEFAULT_PASSWORD) -> User:
+        if password not in password_hashes:
+            password_hashes[password] = await get_hasher(app).hash(password)
+        name = normalise_username(username)
+        user = User(
+            username=name, username_key=username_key(name), password_hash=password_hashes[password]
+        )
+        sessionmaker = get_database(app).sessionmaker
+        assert sessionmaker is not None, "the app is not serving"
+        async with sessionmaker() as db:
+            db.add(user)
+            await db.commit()
+        return user
+
+    return make
+
+
+class SignedInClient(QuartClient):
+    """A test client signed in as one user. Unsafe requests carry the session's CSRF token
+    (as the ``csrf_token`` form field, or the X-CSRF-Token header for other bodies) unless the
+    request names one itself, so ``await client.post(url, form={...})`` passes the CSRF check."""
+
+    csrf_token: str = ""
+
+    async def open(self, path: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        method = str(kwargs.get("method", "GET")).upper()
+        if method in UNSAFE_METHODS and self.csrf_token:
+            form = kwargs.get("form")
+            if form is not None:
+                kwargs["form"] = {csrf.FORM_FIELD: self.csrf_token, **form}
+            else:
+                headers = dict(kwargs.get("headers") or {})
+                headers.setdefault(csrf.HEADER, self.csrf_token)
+                kwargs["headers"] = headers
+        return await super().open(path, *args, **kwargs)
+
+
+@pytest.fixture
+def signed_in_client(app: Quart) -> SignIn:
+    """``await signed_in_client(user, remember=False)``: a new client signed in as ``user``.
+
+    The session row is issued directly (as a login would, minus argon2 and the form), and the
+    client gets quart-auth's signed cookie and a CSRF token bound to that session.
+    """
+
+    async def sign_in(
+        user: User, *, remember: bool = False, user_agent: str = "quart-app test kit"
+    ) -> SignedInClient:
+        sessionmaker = get_database(app).sessionmaker
+        assert sessionmaker is not None, "the app is not serving"
+        async with sessionmaker() as db:
+            token, _ = await issue_session(
+                db, user=user, remember=remember, user_agent=user_agent, settings=get_settings(app)
+            )
+            await db.commit()
+        signed_in = SignedInClient(app)
+        signed_in.set_cookie(
+            "localhost",
+            app.config["QUART_AUTH_COOKIE_NAME"],
+            generate_auth_token(signed_in, token),
+            path="/",
+            httponly=True,
+        )
+        signed_in.csrf_token = await _bind_csrf_token(signed_in, token)
+        return signed_in
+
+    return sign_in
+
+
+async def _bind_csrf_token(client: QuartClient, auth_id: str) -> str:
+    """Put a CSRF token for this session into the client's Quart session cookie."""
+    async with client.session_transaction() as session:
+        token = csrf.new_token()
+        session[csrf.SESSION_KEY] = token
+        session[csrf.BINDING_KEY] = csrf.binding_for(auth_id)
+    return token
+
+
+@pytest.fixture
+def csrf_token() -> ReadToken:
+    """``await csrf_token(client, "/path")``: the CSRF token of the form on that page."""
+
+    async def read(client: QuartClient, path: str) -> str:
+        response = await client.get(path)
+        match = CSRF_INPUT.search(await response.get_data(as_text=True))
+        assert match, f"{path} answered {response.status_code} without a csrf_token field"
+        return match.group(1)
+
+    return read
+
+
+@pytest.fixture(scope="module")
+def live_server_env() -> Mapping[str, str]:
+    """Settings for ``live_server`` beyond the kit's (fast hashing, plain HTTP, no per-IP limits);
+    override to add some, e.g. ``{"THROTTLE_LOGIN_PER_MINUTE": "30"}``."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_server_app() -> str:
+    """The ASGI app ``live_server`` runs (``module:attribute``, as hypercorn takes it)."""
+    return DEFAULT_APP
+
+
+@pytest.fixture(scope="module")
+def live_server_config() -> Path | None:
+    """A hypercorn config file for ``live_server`` (None: hypercorn's defaults); the kit always
+    binds a free loopback port and runs two workers."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    live_server_env: Mapping[str, str],
+    live_server_app: str,
+    live_server_config: Path | None,
+) -> Iterator[LiveServer]:
+    """A real hypercorn (two workers) on a free loopback port, for the module's tests; its
+    ``base_url`` is where it answers. Stopped, workers and all, when the module is done."""
+    instance_path = tmp_path_factory.mktemp("live-server")
+    env = server_environment(instance_path, secret_key=TEST_SECRET_KEY, extra=live_server_env)
+    log_path = instance_path.parent / f"{instance_path.name}.log"
+    with run_server(
+        live_server_app,
+        env=env,
+        log_path=log_path,
+        config=live_server_config,
+        workers=WORKERS,
+        access_log=True,
+    ) as server:
+        yield server
