@@ -16,7 +16,7 @@ from quart_app.core.secret_key import load_or_create_secret_key
 from quart_app.passwords import hasher
 from quart_app.passwords import policy as password_policy
 from quart_app.sessions.current_user import SessionUser
-from quart_app.state import SETTINGS, TRUSTED_PROXIES, set_state
+from quart_app.state import SETTINGS, SIGN_IN_COOKIE, TRUSTED_PROXIES, set_state
 from quart_app.throttle import policy as throttle_policy
 from quart_app.views import account, auth, health, main
 from quart_app.web import admission, csrf, errors, headers, templating
@@ -46,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     )
     hasher.init_app(app, settings)
     password_policy.init_app(app)
-    QuartAuth(app, user_class=SessionUser)
+    set_state(app, SIGN_IN_COOKIE, QuartAuth(app, user_class=SessionUser))
     errors.init_app(app)  # first of the before-request hooks: 404 and 405 need no other work
     throttle_policy.init_app(app, settings)  # before CSRF: a flood is refused before any other work
     maintenance.init_app(app, settings)

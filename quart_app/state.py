@@ -12,18 +12,21 @@ from typing import TYPE_CHECKING, Any
 from quart import Quart, current_app
 
 if TYPE_CHECKING:
+    from quart_auth import QuartAuth
+
     from quart_app.config import Settings
     from quart_app.core.database import Database
     from quart_app.passwords.hasher import PasswordHasherPool
     from quart_app.throttle.policy import LoginThrottle
     from quart_app.web.client_ip import Network
 
-SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES = (
+SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES, SIGN_IN_COOKIE = (
     "settings",
     "database",
     "passwords",
     "throttle",
     "trusted_proxies",
+    "sign_in_cookie",
 )
 
 
@@ -56,6 +59,11 @@ def find_throttle(app: Quart) -> LoginThrottle | None:
 
 def get_trusted_proxies(app: Quart | None = None) -> tuple[Network, ...]:
     return _extensions(app)[TRUSTED_PROXIES]
+
+
+def get_sign_in_cookie(app: Quart | None = None) -> QuartAuth:
+    """quart-auth's extension: it signs and reads the sign-in cookie."""
+    return _extensions(app)[SIGN_IN_COOKIE]
 
 
 def set_state(app: Quart, key: str, value: object) -> None:

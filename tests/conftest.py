@@ -24,6 +24,8 @@ from tests.support.services import (
     server_backing_services,
 )
 
+pytest_plugins = ["pytester"]  # tests/testing runs the README's example suite
+
 # Markers by location: a new file in these folders is marked without anyone remembering to.
 MARKERS_BY_PATH = {"integration": "integration", "browser": "browser", "test_bench.py": "bench"}
 

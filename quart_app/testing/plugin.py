@@ -18,14 +18,13 @@ import pytest
 import pytest_asyncio
 from quart import Quart
 from quart.testing import QuartClient
-from quart_auth import generate_auth_token
 
 from quart_app import create_app
 from quart_app.accounts.models import User
 from quart_app.accounts.users import normalise_username, username_key
 from quart_app.config import FAST_TEST_HASHING
 from quart_app.sessions.store import issue_session
-from quart_app.state import get_database, get_hasher, get_settings
+from quart_app.state import get_database, get_hasher, get_settings, get_sign_in_cookie
 from quart_app.testing.server import (
     DEFAULT_APP,
     WORKERS,
@@ -100,23 +99,39 @@ def make_user(app: Quart, password_hashes: dict[str, str]) -> MakeUser:
 
 
 class SignedInClient(QuartClient):
-    """A test client signed in as one user. Unsafe requests carry the session's CSRF token
-    (as the ``csrf_token`` form field, or the X-CSRF-Token header for other bodies) unless the
-    request names one itself, so ``await client.post(url, form={...})`` passes the CSRF check."""
-
-    csrf_token: str = ""
+    """A test client signed in as one user. Unsafe requests carry this session's CSRF token (as
+    the ``csrf_token`` form field, or the X-CSRF-Token header for other bodies) unless the
+    request names one itself, so ``await client.post(url, form={...})`` passes the CSRF check,
+    also after the app rotated the session id (a password change does)."""
 
     async def open(self, path: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        method = str(kwargs.get("method", "GET")).upper()
-        if method in UNSAFE_METHODS and self.csrf_token:
-            form = kwargs.get("form")
-            if form is not None:
-                kwargs["form"] = {csrf.FORM_FIELD: self.csrf_token, **form}
+        if str(kwargs.get("method", "GET")).upper() in UNSAFE_METHODS:
+            token = await self.csrf_token()
+            if (form := kwargs.get("form")) is not None:
+                kwargs["form"] = {csrf.FORM_FIELD: token, **form}
             else:
-                headers = dict(kwargs.get("headers") or {})
-                headers.setdefault(csrf.HEADER, self.csrf_token)
-                kwargs["headers"] = headers
+                kwargs["headers"] = {csrf.HEADER: token, **dict(kwargs.get("headers") or {})}
         return await super().open(path, *args, **kwargs)
+
+    async def csrf_token(self) -> str:
+        """The token a form page would give this client now (made and stored if it has none)."""
+        auth_id = self.auth_id()
+        binding = "" if auth_id is None else csrf.binding_for(auth_id)
+        async with self.session_transaction() as session:
+            token = session.get(csrf.SESSION_KEY)
+            if not isinstance(token, str) or session.get(csrf.BINDING_KEY) != binding:
+                token = csrf.new_token()
+                session[csrf.SESSION_KEY] = token
+                session[csrf.BINDING_KEY] = binding
+        return token
+
+    def auth_id(self) -> str | None:
+        """The sign-in id in this client's cookie now (the app rotates it at re-authentication)."""
+        name = self.app.config["QUART_AUTH_COOKIE_NAME"]
+        signed = next((cookie.value for cookie in self.cookie_jar if cookie.name == name), None)
+        if not signed:
+            return None
+        return get_sign_in_cookie(self.app).load_token(signed, self.app)
 
 
 @pytest.fixture
@@ -124,7 +139,7 @@ def signed_in_client(app: Quart) -> SignIn:
     """``await signed_in_client(user, remember=False)``: a new client signed in as ``user``.
 
     The session row is issued directly (as a login would, minus argon2 and the form), and the
-    client gets quart-auth's signed cookie and a CSRF token bound to that session.
+    client gets quart-auth's signed cookie for it.
     """
 
     async def sign_in(
@@ -141,23 +156,13 @@ def signed_in_client(app: Quart) -> SignIn:
         signed_in.set_cookie(
             "localhost",
             app.config["QUART_AUTH_COOKIE_NAME"],
-            generate_auth_token(signed_in, token),
+            get_sign_in_cookie(app).dump_token(token, app),
             path="/",
             httponly=True,
         )
-        signed_in.csrf_token = await _bind_csrf_token(signed_in, token)
         return signed_in
 
     return sign_in
-
-
-async def _bind_csrf_token(client: QuartClient, auth_id: str) -> str:
-    """Put a CSRF token for this session into the client's Quart session cookie."""
-    async with client.session_transaction() as session:
-        token = csrf.new_token()
-        session[csrf.SESSION_KEY] = token
-        session[csrf.BINDING_KEY] = csrf.binding_for(auth_id)
-    return token
 
 
 @pytest.fixture
