@@ -93,6 +93,9 @@ class Settings:
     # POSTs per IP per minute to the login and registration forms; 0 turns a limit off.
     THROTTLE_LOGIN_PER_MINUTE: int = _option(30, minimum=0)
     THROTTLE_REGISTER_PER_MINUTE: int = _option(10, minimum=0)
+    # POSTs per IP per minute to the signed-in forms that verify and hash (password change,
+    # account deletion): a success costs two argon2 runs, and only failures meet the login throttle.
+    THROTTLE_ACCOUNT_PER_MINUTE: int = _option(30, minimum=0)
     # Proxies (addresses or CIDR networks) whose X-Forwarded-For hop may be believed.
     TRUSTED_PROXIES: tuple[str, ...] = ()
     # ASVS 4.0.3 §3.3.2: 30 minutes idle or 12 hours in all, unless the user asked to be remembered.

@@ -84,6 +84,7 @@ def server_environment(
         HASH_PROFILE="fast-tests",
         THROTTLE_LOGIN_PER_MINUTE="0",
         THROTTLE_REGISTER_PER_MINUTE="0",
+        THROTTLE_ACCOUNT_PER_MINUTE="0",
         PYTHONUNBUFFERED="1",
     )
     if secret_key is not None:

@@ -28,6 +28,7 @@ from quart_app.state import (
 from quart_app.throttle.database_store import DatabaseThrottleStore
 from quart_app.throttle.redis_store import RedisThrottleStore
 from quart_app.web.client_ip import client_ip
+from quart_app.web.route_policy import policy_of
 
 # Per worker: how many over-the-limit IPs are remembered (a few hundred KiB at most).
 REFUSAL_MEMO_SIZE = 10_000
@@ -152,14 +153,11 @@ def init_app(app: Quart, settings: Settings) -> None:
 
 
 async def check_ip_rates() -> None:
-    """Per-IP POST allowances for the login and registration forms (before any other work)."""
+    """Per-IP POST allowances of the views marked ``@rate_limited`` (before any other work)."""
     if request.method != "POST":
         return
-    settings = get_settings()
-    limits = {
-        "auth.login": settings.THROTTLE_LOGIN_PER_MINUTE,
-        "auth.register": settings.THROTTLE_REGISTER_PER_MINUTE,
-    }
-    if request.endpoint in limits:
+    setting = policy_of(request.endpoint).rate_limit_setting
+    if setting is not None and request.endpoint is not None:
+        per_minute: int = getattr(get_settings(), setting)
         ip = client_ip(get_trusted_proxies())
-        await get_throttle().check_ip_rate(request.endpoint, ip, limits[request.endpoint])
+        await get_throttle().check_ip_rate(request.endpoint, ip, per_minute)

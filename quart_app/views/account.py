@@ -31,7 +31,7 @@ from quart_app.sessions.store import (
 )
 from quart_app.state import get_hasher, get_settings
 from quart_app.web.forms import field, read_form
-from quart_app.web.redirects import form_page
+from quart_app.web.route_policy import form_page, hashes_password, rate_limited
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 Page = str | tuple[str, int] | WerkzeugResponse
@@ -57,6 +57,8 @@ async def _account(active: ActiveSession) -> User:
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@hashes_password
+@rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
 async def password() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await render_template("account/password.html")
@@ -159,6 +161,8 @@ async def activity() -> str:
 
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
+@hashes_password
+@rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
 async def delete() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await render_template("account/delete.html")

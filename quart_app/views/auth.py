@@ -20,6 +20,7 @@ from quart_app.sessions.current_user import AccountGone, end_session, start_sess
 from quart_app.state import get_hasher, get_settings
 from quart_app.web.forms import field, read_form
 from quart_app.web.redirects import is_safe_next, safe_next
+from quart_app.web.route_policy import hashes_password, rate_limited
 
 bp = Blueprint("auth", __name__)
 
@@ -49,6 +50,8 @@ async def _login_page(
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@hashes_password
+@rate_limited("THROTTLE_REGISTER_PER_MINUTE")
 async def register() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await _register_page()
@@ -80,6 +83,8 @@ async def register() -> Page:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@hashes_password
+@rate_limited("THROTTLE_LOGIN_PER_MINUTE")
 async def login() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await _login_page()

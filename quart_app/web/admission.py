@@ -14,9 +14,8 @@ from quart import Quart
 
 from quart_app.passwords.hasher import PasswordHasherPool, shed_retry_after
 from quart_app.state import get_hasher
+from quart_app.web.route_policy import policy_of
 
-# Forms whose POST runs argon2.
-HASHING_ENDPOINTS = frozenset({"auth.login", "auth.register", "account.password", "account.delete"})
 # The form too, not only its POST: a form served while the pool is full would only come back
 # as a POST to be refused, and rendering it is most of a refused login's cost.
 SHED_METHODS = frozenset({"GET", "HEAD", "POST"})
@@ -78,8 +77,13 @@ class AdmissionControl:
 
 
 def init_app(app: Quart, headers: dict[str, str]) -> None:
-    """Wrap the app's ASGI entry; call after the blueprints (the paths come from them)."""
-    paths = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint in HASHING_ENDPOINTS]
+    """Wrap the app's ASGI entry; call after the blueprints: the paths are those of the views
+    marked ``@hashes_password``."""
+    paths = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if policy_of(rule.endpoint, app).hashes_password
+    ]
     app.asgi_app = AdmissionControl(  # type: ignore[method-assign]
         app.asgi_app, get_hasher(app), paths, headers
     )

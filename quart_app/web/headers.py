@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from quart import Quart, Response, request
 
+from quart_app.web.route_policy import policy_of
+
 # No inline script or style anywhere: an injected <script> cannot run even if escaping fails.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -15,8 +17,6 @@ BASE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # clickjacking, for browsers without frame-ancestors
 }
-# Responses the same for everybody, which caches may keep.
-STATIC_ENDPOINTS = frozenset({"static"})
 # Two years, the HSTS preload list's minimum is one.
 STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 
@@ -35,7 +35,7 @@ def init_app(app: Quart, *, https_only: bool) -> None:
     async def add_security_headers(response: Response) -> Response:
         for name, value in headers.items():
             response.headers.setdefault(name, value)
-        if request.endpoint not in STATIC_ENDPOINTS:
+        if not policy_of(request.endpoint).static_content:
             # Pages differ by who is signed in: shared caches must key on the cookie
             # (CVE-2023-30861 was Flask serving one user's session to another without it),
             # and nothing showing account data or a form token may be stored at all.

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
-from quart import current_app, request, url_for
+from quart import request, url_for
+
+from quart_app.web.route_policy import policy_of
 
 View = TypeVar("View", bound=Callable[..., object])
 
@@ -38,21 +40,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 def login_url(next_path: str) -> str:
     """The login page URL that returns to ``next_path``: "/login?next=/dashboard"."""
-    return f"/login?next={quote(next_path, safe='/')}"
-
-
-def form_page(endpoint: str) -> Callable[[View], View]:
-    """Mark a POST-only view with the page that holds its form (put it under login_required).
-
-    A signed-out POST there is sent to log in and then to that page: back to the POST's own
-    URL, it would land on a 405.
-    """
-
-    def mark(view: View) -> View:
-        view.form_page = endpoint  # type: ignore[attr-defined]
-        return view
-
-    return mark
+    return f"{url_for('auth.login')}?next={quote(next_path, safe='/')}"
 
 
 def return_target() -> str:
@@ -63,6 +51,5 @@ def return_target() -> str:
     rule = request.url_rule
     if rule is not None and "GET" in (rule.methods or ()):
         return request.path  # the form is on this very URL
-    view = current_app.view_functions.get(request.endpoint or "")
-    endpoint = getattr(view, "form_page", None)
+    endpoint = policy_of(request.endpoint).form_page
     return url_for(endpoint) if endpoint else url_for("main.index")

@@ -47,7 +47,9 @@ async def test_parallel_password_changes_let_exactly_one_win(app: Quart, auth: A
             for browser, new in zip(browsers, NEW_PASSWORDS, strict=True)
         )
     )
-    assert sorted(statuses) == [303] + [400] * 9
+    # One wins; each other loses with 400 (its current password is no longer right), or, when
+    # the winner ended its session before it was looked up, 302 to the login page.
+    assert statuses.count(303) == 1 and set(statuses) <= {303, 400, 302}
     assert await password_changes(app) == 1
     winner = NEW_PASSWORDS[statuses.index(303)]
     fresh = AuthActions(app.test_client())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from quart import Quart
 
 from quart_app.web.redirects import is_safe_next, login_url, safe_next
 
@@ -45,6 +46,7 @@ def test_unsafe_targets_fall_back_to_home(target: str | None) -> None:
     assert safe_next(target) == "/"
 
 
-def test_login_url_keeps_path_readable() -> None:
-    assert login_url("/dashboard") == "/login?next=/dashboard"
-    assert login_url("/x?a=1&b=2") == "/login?next=/x%3Fa%3D1%26b%3D2"
+async def test_login_url_keeps_path_readable(app: Quart) -> None:
+    async with app.test_request_context("/"):
+        assert login_url("/dashboard") == "/login?next=/dashboard"
+        assert login_url("/x?a=1&b=2") == "/login?next=/x%3Fa%3D1%26b%3D2"
