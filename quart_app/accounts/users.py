@@ -139,5 +139,4 @@ async def delete_user(db: AsyncSession, user_id: int) -> bool:
     ORM would warn that its row vanished). Returns whether this call deleted it.
     """
     result = await db.execute(delete(User).where(User.id == user_id))
-    await db.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]

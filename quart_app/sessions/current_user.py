@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart_auth import Action, AuthUser, current_user, login_user, logout_user
+from quart_auth import Action, AuthUser, current_user, login_user
 from sqlalchemy.exc import IntegrityError
 
 from quart_app.accounts.models import User
@@ -86,13 +86,6 @@ async def start_session(user: User, *, remember: bool, user_agent: str, event: E
 def resume_session(token: str, session: ActiveSession) -> None:
     """Reissue the cookie for a session whose id was rotated (same row, new token)."""
     login_user(SessionUser(token, session=session), remember=session.remember)
-
-
-async def end_session(user: AuthUser) -> None:
-    """Delete the session row, so a copy of the cookie signs nobody in, and clear the cookie."""
-    if user.auth_id is not None:
-        await revoke_session_token(get_db(), user.auth_id)
-    logout_user()
 
 
 async def current_session_context() -> dict[str, ActiveSession | None]:

@@ -147,7 +147,6 @@ async def revoke_session_by_id(db: AsyncSession | AsyncConnection, session_id: i
 
 async def revoke_session_token(db: AsyncSession, token: str) -> None:
     await db.execute(delete(UserSession).where(UserSession.token_digest == token_digest(token)))
-    await db.commit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +198,6 @@ async def revoke_user_session(db: AsyncSession, *, user_id: int, session_id: int
     result = await db.execute(
         delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id)
     )
-    await db.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

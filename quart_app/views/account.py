@@ -9,19 +9,19 @@ from quart import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from quart_auth import Unauthorized, current_user, login_required, logout_user
+from quart_auth import Unauthorized, current_user, login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from quart_app.accounts.models import User
 from quart_app.accounts.users import delete_user, get_user, replace_password_hash
 from quart_app.authn.flow import reauthenticate
+from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event, recent_events, record_event
 from quart_app.passwords.policy import password_problems
-from quart_app.sessions.current_user import end_session, resume_session
+from quart_app.sessions.current_user import resume_session
 from quart_app.sessions.store import (
     ActiveSession,
     list_user_sessions,
@@ -125,14 +125,13 @@ async def sessions() -> str:
 async def revoke(session_id: int) -> WerkzeugResponse:
     active = await _active()
     # Scoped by user: another user's session id is "not found", never revoked or revealed.
-    if not await revoke_user_session(get_db(), user_id=active.user_id, session_id=session_id):
+    db = get_db()
+    if not await revoke_user_session(db, user_id=active.user_id, session_id=session_id):
         abort(404)
-    await record_event(active.user_id, EventKind.SESSION_REVOKED)
+    await add_event(db, active.user_id, EventKind.SESSION_REVOKED)
     if session_id == active.id:
-        logout_user()
-        session.clear()
-        await flash("This session was ended. You are signed out.", "info")
-        return redirect("/", 303)
+        return await sign_out(SignOutReason.SESSION_ENDED)  # commits the revocation and event
+    await db.commit()
     await flash("The session was ended.", "success")
     return redirect(url_for("account.sessions"), 303)
 
@@ -172,7 +171,4 @@ async def delete() -> Page:
         errors = {"password": ["Enter your current password to delete the account."]}
         return await render_template("account/delete.html", errors=errors), 400
     await delete_user(get_db(), user.id)
-    await end_session(current_user)
-    session.clear()
-    await flash("Your account and everything stored about it were deleted.", "info")
-    return redirect("/", 303)
+    return await sign_out(SignOutReason.ACCOUNT_DELETED)  # one commit: the account and this session

@@ -13,10 +13,11 @@ from quart_app.accounts.users import (
     username_problems,
 )
 from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password
+from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, record_event
 from quart_app.passwords.policy import password_problems
-from quart_app.sessions.current_user import AccountGone, end_session, start_session
+from quart_app.sessions.current_user import AccountGone, start_session
 from quart_app.state import get_hasher, get_settings
 from quart_app.web.forms import field, read_form
 from quart_app.web.redirects import is_safe_next, safe_next
@@ -135,11 +136,4 @@ async def logout() -> Page:
         return await render_template("auth/logout.html")
     if (active := await current_user.load()) is not None:
         await record_event(active.user_id, EventKind.LOGGED_OUT)
-    await end_session(current_user)
-    _fresh_browser_session()
-    response = redirect("/", 303)
-    # Ask the browser to drop every cookie and storage of this site (a shared computer's next
-    # user). No flash message: a browser that obeys clears the cookie it would travel in; the
-    # home page, signed out, is the confirmation.
-    response.headers["Clear-Site-Data"] = '"cookies", "storage"'
-    return response
+    return await sign_out(SignOutReason.LOGGED_OUT)

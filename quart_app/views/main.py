@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, render_template
+from quart import Blueprint, flash, render_template, request
 from quart_auth import current_user, login_required
+
+from quart_app.authn.sign_out import signed_out_message
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 async def index() -> str:
+    # Set after a sign-out whose Clear-Site-Data would have dropped a flash (authn.sign_out).
+    if (message := signed_out_message(request.args.get("signed_out"))) is not None:
+        await flash(message, "info")
     return await render_template("main/index.html")
 
 

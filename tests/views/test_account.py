@@ -182,7 +182,8 @@ async def test_revoke_current_session_signs_out(client: Client, auth: AuthAction
     html = await (await client.get("/account/sessions")).get_data(as_text=True)
     [session_id] = re.findall(r"/account/sessions/(\d+)/revoke", html)
     response = await post(client, auth, f"/account/sessions/{session_id}/revoke")
-    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/?signed_out=session-ended"
     assert (await client.get("/dashboard")).status_code == 302
 
 
@@ -276,12 +277,14 @@ async def test_delete_removes_user_sessions_events_and_signs_out(
     other = app.test_client()
     await AuthActions(other).login("alice")
     response = await post(client, auth, "/account/delete", password=PASSWORD)
-    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/?signed_out=account-deleted"
     for model in (User, UserSession, AuthEvent):
         assert await count_rows(app, model) == 0
     assert (await client.get("/dashboard")).status_code == 302
     assert (await other.get("/dashboard")).status_code == 302
-    assert "deleted" in await (await client.get("/")).get_data(as_text=True)
+    landing = await (await client.get(response.headers["Location"])).get_data(as_text=True)
+    assert "Your account and everything stored about it were deleted." in landing
     assert (await auth.register("alice")).status_code == 303  # the name is free again
 
 
