@@ -29,6 +29,7 @@ async def purge_once(database: Database, throttle: LoginThrottle, settings: Sett
     assert database.sessionmaker is not None
     async with database.sessionmaker() as db:
         removed = await purge_expired_sessions(db, settings)
+        await db.commit()
     longest = max(settings.THROTTLE_PAIR_WINDOW, settings.THROTTLE_USER_WINDOW, 60)
     removed += await throttle.store.purge(utcnow(), timedelta(seconds=longest))
     return removed

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench.appenv import limiter_environment
-from tests.backing_services import ON_SERVER_DATABASE, TEST_DATABASE_URL, private_database
+from tests.support.services import ON_SERVER_DATABASE, TEST_DATABASE_URL, private_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_SECONDS = 150  # the run itself takes about 20 s; the margin is for a busy machine

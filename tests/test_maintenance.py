@@ -14,7 +14,7 @@ from quart_app.accounts.models import User
 from quart_app.core.clock import utcnow
 from quart_app.maintenance import purge_once
 from quart_app.sessions.models import UserSession
-from quart_app.state import get_database, get_throttle
+from quart_app.state import get_database, get_settings, get_throttle
 
 
 async def add_sessions(app: Quart, **ages: tuple[timedelta, timedelta, bool]) -> None:
@@ -53,7 +53,7 @@ async def test_purge_removes_expired_and_idle_sessions_only(app: Quart) -> None:
         idle_remembered=(timedelta(days=3), timedelta(days=20), True),
         expired=(timedelta(minutes=1), -hour, True),
     )
-    removed = await purge_once(get_database(app), get_throttle(app), app.extensions["settings"])
+    removed = await purge_once(get_database(app), get_throttle(app), get_settings(app))
     assert removed == 2
     assert await remaining(app) == {"live", "idle_remembered"}
 

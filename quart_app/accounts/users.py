@@ -1,10 +1,9 @@
-"""Usernames (normalise, validate), and the user queries: create, find, authenticate."""
+"""Usernames (normalise, validate), and the user queries: create, find, re-hash, delete."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -59,8 +58,7 @@ async def create_user(
     try:
         await db.flush()
     except IntegrityError:
-        await db.rollback()
-        raise UsernameTaken(username) from None
+        raise UsernameTaken(username) from None  # the caller rolls back
     return user
 
 
@@ -71,43 +69,6 @@ async def find_user(db: AsyncSession, username: str) -> User | None:
         return None
     result = await db.execute(select(User).where(User.username_key == username_key(username)))
     return result.scalar_one_or_none()
-
-
-@dataclass(frozen=True, slots=True)
-class LoginAttempt:
-    """The outcome of checking credentials: ``user`` is the named account, if it exists."""
-
-    user: User | None
-    ok: bool
-
-
-async def authenticate(
-    db: AsyncSession,
-    *,
-    username: str,
-    password: str,
-    hasher: PasswordHasherPool,
-    max_password_length: int,
-) -> LoginAttempt:
-    """Check a username and password, doing the same argon2 work whether or not the name exists.
-
-    Unknown names are verified against a dummy hash so response time does not reveal which names
-    exist. A hash made with older parameters is upgraded while the password is at hand.
-    """
-    user = await find_user(db, username)
-    await db.commit()  # end the read: no transaction stays open while argon2 runs
-    if len(password) > max_password_length:
-        return LoginAttempt(user, ok=False)  # no hash for anyone: nothing to learn from timing
-    if user is None:
-        await hasher.verify_dummy(password)
-        return LoginAttempt(None, ok=False)
-    if not await user.check_password(password, hasher):
-        return LoginAttempt(user, ok=False)
-    if hasher.needs_rehash(user.password_hash):
-        new_hash = await hasher.hash(password)
-        if await replace_password_hash(db, user, new_hash):
-            await db.commit()
-    return LoginAttempt(user, ok=True)
 
 
 async def get_user(db: AsyncSession, user_id: int) -> User | None:

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from quart_auth import Unauthorized
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.accounts.models import User
-from quart_app.accounts.users import authenticate, find_user
+from quart_app.accounts.users import find_user, replace_password_hash
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind, record_event, record_event_unless_recent
+from quart_app.events.log import EventKind, add_event, has_recent_event
+from quart_app.passwords.hasher import PasswordHasherPool
 from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
 from quart_app.throttle.policy import Throttled
 from quart_app.web.client_ip import client_ip
@@ -45,6 +48,55 @@ class AttemptThrottled:
 Outcome = PasswordAccepted | PasswordRefused | AttemptThrottled
 
 
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """The outcome of checking credentials: ``user`` is the named account, if it exists."""
+
+    user: User | None
+    ok: bool
+
+
+async def authenticate(
+    db: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    hasher: PasswordHasherPool,
+    max_password_length: int,
+) -> LoginAttempt:
+    """Check a username and password, doing the same argon2 work whether or not the name exists.
+
+    Unknown names are verified against a dummy hash so response time does not reveal which names
+    exist. A hash made with older parameters is upgraded while the password is at hand.
+    """
+    user = await find_user(db, username)
+    await db.commit()  # end the read: no transaction stays open while argon2 runs
+    if len(password) > max_password_length:
+        return LoginAttempt(user, ok=False)  # no hash for anyone: nothing to learn from timing
+    if user is None:
+        await hasher.verify_dummy(password)
+        return LoginAttempt(None, ok=False)
+    if not await user.check_password(password, hasher):
+        return LoginAttempt(user, ok=False)
+    if hasher.needs_rehash(user.password_hash):
+        new_hash = await hasher.hash(password)
+        if await replace_password_hash(db, user, new_hash):
+            await db.commit()
+    return LoginAttempt(user, ok=True)
+
+
+async def _record_event(user_id: int, kind: EventKind) -> None:
+    """The attempt's event, in a transaction of its own: it must stay even though nothing else
+    of a failed attempt commits. An account deleted meanwhile has no history to add to (its
+    foreign key refuses the row): a lost race, not an outage."""
+    db = get_db()
+    await add_event(db, user_id, kind)
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+
+
 async def check_password(username: str, password: str) -> Outcome:
     """Check ``username`` and ``password`` as a login does, with every safeguard of one."""
     ip = client_ip(get_trusted_proxies())
@@ -53,10 +105,16 @@ async def check_password(username: str, password: str) -> Outcome:
         pair_has_failures = await throttle.check_login(ip, username)
     except Throttled as throttled:
         # Refused before any argon2 work: guessing gets no cheaper by hammering.
-        if (user := await find_user(get_db(), username)) is not None:
-            await record_event_unless_recent(
-                user.id, EventKind.LOGIN_THROTTLED, THROTTLED_EVENT_INTERVAL
+        # One line per interval, not one per refused attempt: a flood must not push the account's
+        # real history off its activity page.
+        db = get_db()
+        if (user := await find_user(db, username)) is not None:
+            recent = await has_recent_event(
+                db, user.id, EventKind.LOGIN_THROTTLED, THROTTLED_EVENT_INTERVAL
             )
+            await db.commit()  # end the read: a SQLite reader cannot wait to become a writer
+            if not recent:
+                await _record_event(user.id, EventKind.LOGIN_THROTTLED)
         return AttemptThrottled(throttled.retry_after_seconds)
     attempt = await authenticate(
         get_db(),
@@ -68,7 +126,7 @@ async def check_password(username: str, password: str) -> Outcome:
     if not attempt.ok or attempt.user is None:
         await throttle.record_failure(ip, username)
         if attempt.user is not None:
-            await record_event(attempt.user.id, EventKind.LOGIN_FAILED)
+            await _record_event(attempt.user.id, EventKind.LOGIN_FAILED)
         return PasswordRefused(attempt.user)
     if pair_has_failures:
         await throttle.record_success(ip, username)

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from quart import redirect, session, url_for
 from quart_auth import current_user, logout_user
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from quart_app.core.database import get_db
@@ -41,7 +42,10 @@ async def sign_out(reason: SignOutReason) -> Response:
     db = get_db()
     if current_user.auth_id is not None:
         await revoke_session_token(db, current_user.auth_id)
-    await db.commit()
+    try:
+        await db.commit()
+    except IntegrityError:  # an event for an account deleted meanwhile: its sessions went too
+        await db.rollback()
     logout_user()
     session.clear()
     if reason is SignOutReason.LOGGED_OUT:

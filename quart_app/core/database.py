@@ -131,17 +131,17 @@ def init_app(app: Quart, url: str, *, pool_size: int, max_overflow: int) -> None
 
 def get_db() -> AsyncSession:
     """This request's AsyncSession, opened on first use and closed when the request ends."""
-    if "db_session" not in g:
+    if "db" not in g:
         sessionmaker = get_database().sessionmaker
         if sessionmaker is None:
             raise RuntimeError("database not started: run the app through its serving hooks")
-        g.db_session = sessionmaker()
-    return g.db_session
+        g.db = sessionmaker()
+    return g.db
 
 
 async def close_db(_exception: BaseException | None) -> None:
-    db_session: AsyncSession | None = g.pop("db_session", None)
-    if db_session is not None:
+    db: AsyncSession | None = g.pop("db", None)
+    if db is not None:
         # Shielded, as SQLAlchemy's own ``async with`` exit is: a cancellation arriving now must
         # not skip the rollback and leave a transaction open, or a connection checked out.
-        await asyncio.shield(db_session.close())
+        await asyncio.shield(db.close())

@@ -8,11 +8,9 @@ from enum import StrEnum
 
 from quart import request
 from sqlalchemy import exists, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.core.clock import utcnow
-from quart_app.core.database import get_db
 from quart_app.events.models import AuthEvent
 from quart_app.state import get_trusted_proxies
 from quart_app.web.client_ip import client_ip
@@ -48,43 +46,18 @@ async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:
     )
 
 
-async def record_event(user_id: int, kind: EventKind) -> None:
-    """Write one event for this request's client in a transaction of its own.
-
-    An account deleted meanwhile has no history to add to: its foreign key refuses the row,
-    and that is the end of it (a lost race, not a database outage).
-    """
-    db = get_db()
-    await add_event(db, user_id, kind)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-
-
-async def record_event_unless_recent(user_id: int, kind: EventKind, within: timedelta) -> bool:
-    """Write the event unless the account has one of this kind younger than ``within``.
-
-    For events an attacker can repeat at will (a throttled attempt costs them one request and
-    is refused before any argon2 work): one line per interval, instead of one per attempt
-    pushing the account's real history off the activity page. Returns whether it wrote.
-    """
-    db = get_db()
-    seen = await db.scalar(
-        select(
-            exists().where(
-                AuthEvent.user_id == user_id,
-                AuthEvent.kind == kind.value,
-                AuthEvent.created_at > utcnow() - within,
-            )
+async def has_recent_event(
+    db: AsyncSession, user_id: int, kind: EventKind, within: timedelta
+) -> bool:
+    """Whether the account has an event of this kind younger than ``within``."""
+    query = select(
+        exists().where(
+            AuthEvent.user_id == user_id,
+            AuthEvent.kind == kind.value,
+            AuthEvent.created_at > utcnow() - within,
         )
     )
-    # End the read before writing: a SQLite read transaction cannot wait to become a writer.
-    await db.commit()
-    if seen:
-        return False
-    await record_event(user_id, kind)
-    return True
+    return bool(await db.scalar(query))
 
 
 async def recent_events(db: AsyncSession, user_id: int) -> Sequence[AuthEvent]:

@@ -1,18 +1,20 @@
-"""quart-auth's user, resolved from the server-side session; signing in and out."""
+"""quart-auth's user, resolved from the server-side session once per request."""
 
 from __future__ import annotations
 
-from quart_auth import Action, AuthUser, current_user, login_user
-from sqlalchemy.exc import IntegrityError
+from quart_auth import Action, AuthUser, current_user
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quart_app.accounts.models import User
-from quart_app.core.database import DATABASE_ERRORS, get_db
-from quart_app.events.log import EventKind, add_event
+from quart_app.config import Settings
+from quart_app.core.clock import utcnow
+from quart_app.core.database import DATABASE_ERRORS
 from quart_app.sessions.store import (
-    ActiveSession,
-    issue_session,
-    resolve_session,
-    revoke_session_token,
+    SignedIn,
+    delete_session,
+    find_session,
+    is_expired,
+    needs_touch,
+    touch_session,
 )
 from quart_app.state import get_database, get_settings
 
@@ -27,13 +29,13 @@ class SessionUser(AuthUser):
         self,
         auth_id: str | None,
         action: Action = Action.PASS,
-        session: ActiveSession | None = None,
+        signed_in: SignedIn | None = None,
     ) -> None:
         super().__init__(auth_id, action)
-        self._session = session
-        self._resolved = session is not None or auth_id is None
+        self._signed_in = signed_in
+        self._resolved = signed_in is not None or auth_id is None
 
-    async def load(self) -> ActiveSession | None:
+    async def load(self) -> SignedIn | None:
         if not self._resolved:
             # Marked first: if the database fails, the error propagates once (a 503 page) and
             # that page then renders as signed out instead of failing the same way again.
@@ -42,53 +44,42 @@ class SessionUser(AuthUser):
             # A bare connection, not the request's ORM session: this runs on every signed-in
             # request, and the ORM layers would be most of its cost.
             async with get_database().connect() as connection:
-                self._session = await resolve_session(connection, self.auth_id or "", settings)
-            if self._session is None and self.action is Action.PASS:
+                self._signed_in = await resolve_session(connection, self.auth_id or "", settings)
+            if self._signed_in is None and self.action is Action.PASS:
                 self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
-        return self._session
+        return self._signed_in
 
     @property
     async def is_authenticated(self) -> bool:
         return await self.load() is not None
 
 
-class AccountGone(Exception):
-    """The account was deleted while it was signing in: to the user, an ordinary failed login."""
+async def resolve_session(
+    connection: AsyncConnection, token: str, settings: Settings
+) -> SignedIn | None:
+    """The live session behind ``token``, or None; the signed-in lookup of every page.
 
-
-async def start_session(user: User, *, remember: bool, user_agent: str, event: EventKind) -> None:
-    """Sign ``user`` in with a fresh session id (never a reused one: no session fixation).
-
-    The session row and the security event are written in one transaction (one commit on the
-    login hot path). A session this browser already had is revoked: switching accounts leaves
-    no live row behind. Raises AccountGone when the account was deleted meanwhile (its row's
-    foreign key refuses the session): a lost race, not a database outage.
+    This lookup owns its unit of work, on a connection of its own: an expired row is deleted on
+    sight, and ``last_seen_at`` written at most once per SESSION_TOUCH_INTERVAL, each committed
+    after the read's transaction has ended (a SQLite reader cannot wait to become a writer).
     """
-    db = get_db()
-    if current_user.auth_id is not None:
-        await revoke_session_token(db, current_user.auth_id)
-    try:
-        token, session = await issue_session(
-            db,
-            user=user,
-            remember=remember,
-            user_agent=user_agent,
-            settings=get_settings(),
-        )
-        await add_event(db, user.id, event)
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise AccountGone() from None
-    login_user(SessionUser(token, session=session), remember=remember)
+    signed_in = await find_session(connection, token)
+    if signed_in is None:
+        return None
+    now = utcnow()
+    if is_expired(signed_in, now, settings):
+        await connection.commit()
+        await delete_session(connection, signed_in.id)
+        await connection.commit()
+        return None
+    if needs_touch(signed_in, now, settings):
+        await connection.commit()
+        await touch_session(connection, signed_in, now, settings)
+        await connection.commit()
+    return signed_in
 
 
-def resume_session(token: str, session: ActiveSession) -> None:
-    """Reissue the cookie for a session whose id was rotated (same row, new token)."""
-    login_user(SessionUser(token, session=session), remember=session.remember)
-
-
-async def current_session_context() -> dict[str, ActiveSession | None]:
+async def current_session_context() -> dict[str, SignedIn | None]:
     """Template context: ``viewer`` is the signed-in session, or None.
 
     Resolved here, awaited, so templates never touch the async ``is_authenticated``. A database

@@ -1,4 +1,4 @@
-"""Server-side session rows: issue, resolve, touch, list, rotate and revoke.
+"""Server-side session rows: issue, find, touch, list, rotate, revoke and purge; none commits.
 
 The cookie carries only a signed random id. The row it points at is what makes a session valid,
 so logout, expiry and revocation take effect at once even for a copied cookie.
@@ -23,8 +23,9 @@ USER_AGENT_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
-class ActiveSession:
-    """A live session and the few user fields pages need, from one query."""
+class SignedIn:
+    """Who is signed in: a live session row and the few user fields pages need, from one query
+    (not the ``UserSession`` row itself, nor Quart's cookie ``session``)."""
 
     id: int
     user_id: int
@@ -41,7 +42,7 @@ _INSERT_SESSION = insert(UserSession).returning(UserSession.id)
 
 async def issue_session(
     db: AsyncSession, *, user: User, remember: bool, user_agent: str, settings: Settings
-) -> tuple[str, ActiveSession]:
+) -> tuple[str, SignedIn]:
     """Add a new session row for ``user`` (the caller commits); return its token and view."""
     token = new_session_token()
     now = utcnow()
@@ -61,7 +62,7 @@ async def issue_session(
             },
         )
     ).scalar_one()
-    return token, ActiveSession(
+    return token, SignedIn(
         id=session_id,
         user_id=user.id,
         username=user.username,
@@ -74,7 +75,7 @@ async def issue_session(
 
 
 class SessionTimes(Protocol):
-    """What expiry looks at: an ActiveSession and a UserSession row both have it."""
+    """What expiry looks at: a SignedIn and a UserSession row both have it."""
 
     @property
     def last_seen_at(self) -> datetime: ...
@@ -84,12 +85,12 @@ class SessionTimes(Protocol):
     def remember(self) -> bool: ...
 
 
-def is_expired(session: SessionTimes, now: datetime, settings: Settings) -> bool:
-    """Absolute expiry for every session; the idle timeout for those not remembered."""
-    if now >= session.expires_at:
+def is_expired(times: SessionTimes, now: datetime, settings: Settings) -> bool:
+    """Absolute expiry for every times; the idle timeout for those not remembered."""
+    if now >= times.expires_at:
         return True
     idle_limit = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
-    return not session.remember and now - session.last_seen_at >= idle_limit
+    return not times.remember and now - times.last_seen_at >= idle_limit
 
 
 # Plain table columns, not ORM attributes: the hot path skips the ORM's compile and result
@@ -111,38 +112,33 @@ _RESOLVE = (
 )
 
 
-async def resolve_session(
-    db: AsyncSession | AsyncConnection, token: str, settings: Settings
-) -> ActiveSession | None:
-    """The live session behind ``token``, or None. One indexed query on the hot path.
-
-    An expired row is deleted on sight. ``last_seen_at`` is written at most once per
-    SESSION_TOUCH_INTERVAL, and only if no other worker wrote it meanwhile.
-    """
+async def find_session(db: AsyncSession | AsyncConnection, token: str) -> SignedIn | None:
+    """The session row behind ``token`` and its user's few fields, expired or not: one indexed
+    query, the one every signed-in page makes."""
     row = (await db.execute(_RESOLVE, {"digest": token_digest(token)})).one_or_none()
-    if row is None:
-        return None
-    session = ActiveSession(*row)
-    now = utcnow()
-    if is_expired(session, now, settings):
-        await db.commit()  # end the read before writing: SQLite then waits for the lock
-        await revoke_session_by_id(db, session.id)
-        return None
+    return None if row is None else SignedIn(*row)
+
+
+def needs_touch(signed_in: SignedIn, now: datetime, settings: Settings) -> bool:
+    """Whether ``last_seen_at`` is older than SESSION_TOUCH_INTERVAL: a write per request would
+    serialise SQLite."""
+    return signed_in.last_seen_at <= now - timedelta(seconds=settings.SESSION_TOUCH_INTERVAL)
+
+
+async def touch_session(
+    db: AsyncSession | AsyncConnection, signed_in: SignedIn, now: datetime, settings: Settings
+) -> None:
+    """Set ``last_seen_at`` to ``now``, unless another worker touched it meanwhile."""
     stale_before = now - timedelta(seconds=settings.SESSION_TOUCH_INTERVAL)
-    if session.last_seen_at <= stale_before:
-        await db.commit()
-        await db.execute(
-            update(UserSession)
-            .where(UserSession.id == session.id, UserSession.last_seen_at <= stale_before)
-            .values(last_seen_at=now)
-        )
-        await db.commit()
-    return session
+    await db.execute(
+        update(UserSession)
+        .where(UserSession.id == signed_in.id, UserSession.last_seen_at <= stale_before)
+        .values(last_seen_at=now)
+    )
 
 
-async def revoke_session_by_id(db: AsyncSession | AsyncConnection, session_id: int) -> None:
+async def delete_session(db: AsyncSession | AsyncConnection, session_id: int) -> None:
     await db.execute(delete(UserSession).where(UserSession.id == session_id))
-    await db.commit()
 
 
 async def revoke_session_token(db: AsyncSession, token: str) -> None:
@@ -230,5 +226,4 @@ async def purge_expired_sessions(db: AsyncSession, settings: Settings) -> int:
             | ((UserSession.remember.is_(False)) & (UserSession.last_seen_at <= idle_cutoff))
         )
     )
-    await db.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

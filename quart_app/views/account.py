@@ -17,13 +17,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from quart_app.accounts.models import User
 from quart_app.accounts.users import delete_user, get_user, replace_password_hash
 from quart_app.authn.flow import reauthenticate
+from quart_app.authn.sign_in import resume_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind, add_event, recent_events, record_event
+from quart_app.events.log import EventKind, add_event, recent_events
 from quart_app.passwords.policy import password_problems
-from quart_app.sessions.current_user import resume_session
 from quart_app.sessions.store import (
-    ActiveSession,
+    SignedIn,
     list_user_sessions,
     revoke_other_sessions,
     revoke_user_session,
@@ -37,7 +37,7 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 Page = str | tuple[str, int] | WerkzeugResponse
 
 
-async def _active() -> ActiveSession:
+async def _active() -> SignedIn:
     """This request's session (login_required has already resolved it: no query here)."""
     active = await current_user.load()
     if active is None:
@@ -45,7 +45,7 @@ async def _active() -> ActiveSession:
     return active
 
 
-async def _account(active: ActiveSession) -> User:
+async def _account(active: SignedIn) -> User:
     """The signed-in user's row, for the pages that check or change the password."""
     db = get_db()
     user = await get_user(db, active.user_id)
@@ -143,9 +143,9 @@ async def revoke_others() -> WerkzeugResponse:
     active = await _active()
     db = get_db()
     ended = await revoke_other_sessions(db, user_id=active.user_id, keep_id=active.id)
-    await db.commit()
     if ended:
-        await record_event(active.user_id, EventKind.SESSION_REVOKED)
+        await add_event(db, active.user_id, EventKind.SESSION_REVOKED)
+    await db.commit()
     await flash(_signed_out_elsewhere(ended), "success")
     return redirect(url_for("account.sessions"), 303)
 

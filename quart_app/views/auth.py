@@ -13,11 +13,11 @@ from quart_app.accounts.users import (
     username_problems,
 )
 from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password
+from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind, record_event
+from quart_app.events.log import EventKind, add_event
 from quart_app.passwords.policy import password_problems
-from quart_app.sessions.current_user import AccountGone, start_session
 from quart_app.state import get_hasher, get_settings
 from quart_app.web.forms import field, read_form
 from quart_app.web.redirects import is_safe_next, safe_next
@@ -72,9 +72,11 @@ async def register() -> Page:
     if any(errors.values()):
         return await _register_page(400, username=username, errors=errors)
     hasher = get_hasher()
+    db = get_db()
     try:
-        user = await create_user(get_db(), username=username, password=password, hasher=hasher)
+        user = await create_user(db, username=username, password=password, hasher=hasher)
     except UsernameTaken:
+        await db.rollback()
         errors["username"] = ["That username is taken. Choose another one."]
         return await _register_page(409, username=username, errors=errors)
     _fresh_browser_session()
@@ -135,5 +137,5 @@ async def logout() -> Page:
         # token) signs out: a cross-site <img src="/logout"> must not end anybody's session.
         return await render_template("auth/logout.html")
     if (active := await current_user.load()) is not None:
-        await record_event(active.user_id, EventKind.LOGGED_OUT)
+        await add_event(get_db(), active.user_id, EventKind.LOGGED_OUT)
     return await sign_out(SignOutReason.LOGGED_OUT)

@@ -9,13 +9,13 @@ from sqlalchemy import select
 from quart_app.accounts.models import User
 from quart_app.accounts.users import (
     UsernameTaken,
-    authenticate,
     create_user,
     find_user,
     normalise_username,
     username_key,
     username_problems,
 )
+from quart_app.authn.flow import authenticate
 from quart_app.state import get_database, get_hasher
 
 
@@ -55,13 +55,13 @@ def test_invalid_usernames(username: str, problem: str) -> None:
     assert any(problem in text for text in username_problems(username))
 
 
-async def db_session(app: Quart):  # type: ignore[no-untyped-def]
+async def open_db(app: Quart):  # type: ignore[no-untyped-def]
     return get_database(app).sessionmaker()
 
 
 async def test_create_user_stores_hash_and_normalised_names(app: Quart) -> None:
     hasher = get_hasher(app)
-    async with await db_session(app) as db:
+    async with await open_db(app) as db:
         user = await create_user(db, username=" Ｃarol ", password="a long password", hasher=hasher)
         await db.commit()
     assert user.username == "Carol" and user.username_key == "carol"
@@ -72,19 +72,19 @@ async def test_create_user_stores_hash_and_normalised_names(app: Quart) -> None:
 
 async def test_create_user_duplicate_raises_username_taken(app: Quart) -> None:
     hasher = get_hasher(app)
-    async with await db_session(app) as db:
+    async with await open_db(app) as db:
         await create_user(db, username="carol", password="a long password", hasher=hasher)
         await db.commit()
         with pytest.raises(UsernameTaken):
             await create_user(db, username="CAROL", password="a long password", hasher=hasher)
-    async with await db_session(app) as db:
+    async with await open_db(app) as db:
         assert len((await db.execute(select(User))).scalars().all()) == 1
 
 
 async def test_authenticate(app: Quart) -> None:
     hasher = get_hasher(app)
     check = {"hasher": hasher, "max_password_length": 1024}
-    async with await db_session(app) as db:
+    async with await open_db(app) as db:
         await create_user(db, username="dave", password="a long password", hasher=hasher)
         await db.commit()
         found = await authenticate(db, username="DAVE", password="a long password", **check)
@@ -100,5 +100,5 @@ async def test_authenticate(app: Quart) -> None:
 
 @pytest.mark.parametrize("username", ["ali\x00ce", "a" * 20000, "has space", ""])
 async def test_names_nobody_could_register_are_not_looked_up(app: Quart, username: str) -> None:
-    async with await db_session(app) as db:
+    async with await open_db(app) as db:
         assert await find_user(db, username) is None

@@ -9,14 +9,16 @@ from quart import Quart
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import quart_app.sessions.current_user as current_user_module
 import quart_app.sessions.store as sessions_module
 from quart_app.accounts.models import User
 from quart_app.accounts.users import create_user
 from quart_app.config import Settings
 from quart_app.core.tokens import token_digest
+from quart_app.sessions.current_user import resolve_session
 from quart_app.sessions.models import UserSession
-from quart_app.sessions.store import issue_session, resolve_session, revoke_session_token
-from quart_app.state import get_database, get_hasher
+from quart_app.sessions.store import issue_session, revoke_session_token
+from quart_app.state import get_database, get_hasher, get_settings
 from tests.support.clock import Clock
 
 
@@ -24,13 +26,14 @@ from tests.support.clock import Clock
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(sessions_module, "utcnow", fake)
+    monkeypatch.setattr(current_user_module, "utcnow", fake)
     return fake
 
 
 @pytest.fixture
 async def db(app: Quart) -> AsyncIterator[AsyncSession]:
-    async with get_database(app).sessionmaker() as session:
-        yield session
+    async with get_database(app).sessionmaker() as db:
+        yield db
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ async def user(app: Quart, db: AsyncSession) -> User:
 
 @pytest.fixture
 def settings(app: Quart) -> Settings:
-    return app.extensions["settings"]
+    return get_settings(app)
 
 
 async def issue(db: AsyncSession, user: User, settings: Settings, *, remember: bool = False) -> str:
@@ -74,9 +77,9 @@ async def test_resolve_returns_session_with_user_fields(
     db: AsyncSession, user: User, settings: Settings
 ) -> None:
     token = await issue(db, user, settings)
-    session = await resolve_session(db, token, settings)
-    assert session is not None
-    assert session.username == "alice" and session.user_id == user.id
+    signed_in = await resolve_session(db, token, settings)
+    assert signed_in is not None
+    assert signed_in.username == "alice" and signed_in.user_id == user.id
     assert await resolve_session(db, token + "x", settings) is None
     assert await resolve_session(db, "", settings) is None
 
@@ -133,6 +136,7 @@ async def test_last_seen_written_at_most_once_per_interval(
 async def test_revoke_deletes_the_row(db: AsyncSession, user: User, settings: Settings) -> None:
     token = await issue(db, user, settings)
     await revoke_session_token(db, token)
+    await db.commit()  # services stage, the caller commits
     assert await resolve_session(db, token, settings) is None
 
 
