@@ -86,7 +86,7 @@ class SessionTimes(Protocol):
 
 
 def is_expired(times: SessionTimes, now: datetime, settings: Settings) -> bool:
-    """Absolute expiry for every times; the idle timeout for those not remembered."""
+    """Absolute expiry for every session; the idle timeout for those not remembered."""
     if now >= times.expires_at:
         return True
     idle_limit = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
