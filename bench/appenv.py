@@ -1,141 +1,112 @@
-"""The environment the app servers get, and the settings the app will derive from it.
+"""The app servers' environment, and the users seeded for them.
 
-The bench computes the app's Settings from the very environment it hands to hypercorn, so the
-argon2 parameters it times and seeds with are the ones the workers use.
+The bench reads Settings from the very environment it hands to hypercorn, so the argon2
+parameters it times and seeds with are the workers' own: the app's real ones, never the test
+kit's ``server_environment()`` and its fast hashing profile.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from quart_app.config import Settings
+from sqlalchemy import Executable, delete, insert
+
+from bench.load import SeededUsers
+from quart_app.accounts.models import User
+from quart_app.accounts.users import username_key
+from quart_app.core.database import Database
+from quart_app.testing.server import APP_SETTINGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HYPERCORN_TOML = PROJECT_ROOT / "hypercorn.toml"
-# Settings the app reads that are not (yet) fields of Settings: stripped from the inherited
-# environment too, so a run measures the app's defaults unless --env says otherwise.
-EXTRA_APP_SETTINGS = ("INSTANCE_PATH", "HASH_QUEUE_LIMIT", "LOG_LEVEL")
-
-
-# Per-IP and per-user login throttles, turned off (0) unless --keep-throttles: every virtual
-# client comes from 127.0.0.1, so a per-IP limit would measure the throttle, not the server.
+PASSWORD = "bench correct horse battery staple"  # noqa: S105 - a throwaway benchmark password
+# Off unless --keep-throttles: every virtual client is 127.0.0.1, so a per-IP limit would
+# measure the throttle, not the server.
 THROTTLES_OFF = {
     "THROTTLE_LOGIN_PER_MINUTE": "0",
     "THROTTLE_REGISTER_PER_MINUTE": "0",
     "THROTTLE_PAIR_LIMIT": "0",
     "THROTTLE_USER_LIMIT": "0",
 }
-
-
-def throttle_overrides(extra: Mapping[str, str]) -> dict[str, str]:
-    """The throttle settings this app version has, off, except those --env sets itself."""
-    known = {option.name for option in dataclasses.fields(Settings)}
-    return {
-        name: value for name, value in THROTTLES_OFF.items() if name in known and name not in extra
-    }
-
-
-# Left out of the limiter's servers whatever --env says: they run the app's default throttles
-# (but for what the scenario raises) on a fresh SQLite database in their own instance folder,
-# with their counters there, or in --env's REDIS_URL under a key prefix of their own.
-LIMITER_IGNORES_ENV = ("DATABASE_URL", "INSTANCE_PATH")
-THROTTLE_PREFIX = "THROTTLE_"
-
-
-def limiter_environment(
-    instance_path: Path, extra: Mapping[str, str], throttles: Mapping[str, str]
-) -> dict[str, str]:
-    """A limiter server's environment: the main one's, with the --env settings that are not
-    about throttles or the database (so HASH_POOL_SIZE and the like match), plus ``throttles``."""
-    kept = {
-        name: value
-        for name, value in extra.items()
-        if not name.startswith(THROTTLE_PREFIX) and name not in LIMITER_IGNORES_ENV
-    }
-    if kept.get("REDIS_URL"):
-        # Counters in a Redis that outlives the server: start from none, as the fresh SQLite
-        # database would, under a key prefix of this server's own.
-        prefix = kept.get("REDIS_KEY_PREFIX", "quart_app:")
-        kept["REDIS_KEY_PREFIX"] = f"{prefix}bench-{secrets.token_hex(6)}:"
-    return app_environment(
-        instance_path, database_url=None, extra={**kept, **throttles}, throttles_off={}
-    )
-
-
-def throttle_settings(settings: Settings) -> dict[str, int]:
-    """Every throttle setting as the app derived it: what a limiter server ran with."""
-    return {
-        option.name: getattr(settings, option.name)
-        for option in dataclasses.fields(Settings)
-        if option.name.startswith(THROTTLE_PREFIX)
-    }
-
-
-def app_setting_names() -> set[str]:
-    return {option.name for option in dataclasses.fields(Settings)} | set(EXTRA_APP_SETTINGS)
+# The throttles a login's POST consults: with all of them 0 it does no limiter bookkeeping.
+LOGIN_THROTTLES = ("THROTTLE_LOGIN_PER_MINUTE", "THROTTLE_PAIR_LIMIT", "THROTTLE_USER_LIMIT")
 
 
 def app_environment(
-    instance_path: Path,
-    *,
-    database_url: str | None,
-    extra: Mapping[str, str],
-    throttles_off: Mapping[str, str],
+    instance: Path, database_url: str | None, extra: Mapping[str, str], throttles: Mapping[str, str]
 ) -> dict[str, str]:
-    """This process's environment without app settings, plus the bench's and the --env ones."""
-    names = app_setting_names()
-    env = {name: value for name, value in os.environ.items() if name not in names}
-    env.update(INSTANCE_PATH=str(instance_path), COOKIE_SECURE="false", PYTHONUNBUFFERED="1")
+    """This process's environment without app settings (so the app's defaults are measured),
+    plus the bench's, ``throttles`` and --env's ``extra``."""
+    env = {name: value for name, value in os.environ.items() if name not in APP_SETTINGS}
+    env.update(INSTANCE_PATH=str(instance), COOKIE_SECURE="false", PYTHONUNBUFFERED="1")
     if database_url:
         env["DATABASE_URL"] = database_url
-    env.update(throttles_off)
-    env.update(extra)
-    return env
+    return {**env, **throttles, **extra}
 
 
-def _git(*args: str) -> str:
-    return subprocess.run(  # noqa: S603 - fixed git arguments, never user input
-        ["git", *args],  # noqa: S607 - git from PATH
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    ).stdout.strip()
-
-
-def app_revision() -> str:
-    """The commit measured, and whether the app's files differ from it (work in progress)."""
-    try:
-        commit = _git("rev-parse", "--short", "HEAD")
-        changed = _git("status", "--porcelain", "--", "quart_app")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (no git)"
-    return f"{commit} + uncommitted app changes" if changed else commit
-
-
-def app_settings(env: Mapping[str, str]) -> Settings:
-    """The Settings the app builds from ``env`` (raises the app's own ConfigError if invalid)."""
-    return Settings.load(environ=env)
-
-
-def hash_queue_limit(settings: Settings, env: Mapping[str, str]) -> str:
-    """HASH_QUEUE_LIMIT as the app sees it, or why there is none to report."""
-    value = getattr(settings, "HASH_QUEUE_LIMIT", None)
-    if value is not None:
-        return str(value)
-    if "HASH_QUEUE_LIMIT" in env:
-        return f"{env['HASH_QUEUE_LIMIT']} (ignored: app has no such setting)"
-    return "none (app has no such setting)"
+def limiter_environment(
+    instance: Path, extra: Mapping[str, str], throttles: Mapping[str, str]
+) -> dict[str, str]:
+    """A limiter server's: --env's settings but for throttles and the database (it has a fresh
+    SQLite one in ``instance``), so HASH_POOL_SIZE and the like match, plus ``throttles``."""
+    ignored = ("DATABASE_URL", "INSTANCE_PATH")
+    kept = {k: v for k, v in extra.items() if not k.startswith("THROTTLE_") and k not in ignored}
+    if kept.get("REDIS_URL"):
+        # Counters in a Redis that outlives the server: start from none, as a fresh SQLite
+        # database would, under a key prefix of this server's own.
+        prefix = kept.get("REDIS_KEY_PREFIX", "quart_app:")
+        kept["REDIS_KEY_PREFIX"] = f"{prefix}bench-{secrets.token_hex(6)}:"
+    return app_environment(instance, None, kept, throttles)
 
 
 def hypercorn_workers() -> int:
     """Worker processes hypercorn.toml asks for (the bench never overrides it)."""
     with HYPERCORN_TOML.open("rb") as file:
         return int(tomllib.load(file).get("workers", 1))
+
+
+def app_revision() -> str:
+    """The commit measured, for the report's header."""
+    command = ["git", "rev-parse", "--short", "HEAD"]
+    try:
+        return subprocess.check_output(  # noqa: S603 - fixed arguments
+            command, cwd=PROJECT_ROOT, text=True, stderr=subprocess.DEVNULL, timeout=10
+        ).strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+
+
+async def _execute(database_url: str, statement: Executable, rows: Any = None) -> None:
+    """One statement through the app's own Database (which creates the schema if need be)."""
+    database = Database(database_url)
+    await database.start()
+    try:
+        async with database.connect() as connection:
+            await connection.execute(statement, rows)
+            await connection.commit()
+    finally:
+        await database.stop()
+
+
+async def seed_users(database_url: str, password_hash: str, count: int) -> SeededUsers:
+    """``count`` users named ``b<run id>-<n>``, all with ``password_hash`` (of PASSWORD): one
+    hash costs a verify what a distinct one would, and seeding hundreds takes one hash."""
+    prefix = f"b{secrets.token_hex(4)}-"
+    usernames = [f"{prefix}{number:05d}" for number in range(count)]
+    rows = [
+        {"username": name, "username_key": username_key(name), "password_hash": password_hash}
+        for name in usernames
+    ]
+    await _execute(database_url, insert(User), rows)
+    return SeededUsers(usernames, PASSWORD, prefix)
+
+
+async def delete_users(database_url: str, prefix: str) -> None:
+    """Remove a run's users (their sessions go by ON DELETE CASCADE) from a shared database."""
+    await _execute(database_url, delete(User).where(User.username_key.startswith(prefix)))

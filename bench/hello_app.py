@@ -1,9 +1,4 @@
-"""A bare Quart app: what this hypercorn set-up serves with no app work, the dashboard's ceiling.
-
-Run under the same hypercorn.toml as the real app, so the only difference is the app itself.
-"""
-
-from __future__ import annotations
+"""A bare Quart app under the app's hypercorn set-up: the dashboard's ceiling, with no app work."""
 
 from quart import Quart
 

@@ -1,266 +1,221 @@
-"""The run's results as one plain-text table (stdout) and as JSON (a file)."""
+"""The targets, and the run's results as one plain-text table (stdout) and as JSON (a file).
+
+Every limit is a ratio to a baseline measured in the same run (hash limit, ceiling, dashboard
+p99, idle memory), so a verdict means the same on a laptop and on a server.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bench.targets import Target
-
-Row = tuple[str, str, str, str, str]
-HEADER: Row = ("scenario", "measure", "value", "target", "result")
+LOGIN_SHARE_OF_HASH_LIMIT = 0.9
+DASHBOARD_SHARE_OF_CEILING = 0.6
+ISOLATION_P99_FACTOR = 3.0
+SHED_P99_LIMIT_MS = 50.0
+WORKER_OVERHEAD_MIB = 64.0
 OTHER_LOAD_WARNING_CORES = 0.25
+HEADER = ("scenario", "measure", "value", "target", "result")
+CPU = "CPU cores client / server / services / other"
+PER_WORKER = "per worker: CPU cores · connections"
+
+
+def target(
+    key: str,
+    scenario: str,
+    rule: str,  # the target in words, ending with its limit in this run
+    value: float | None,
+    limit: float | None,  # None: cannot be judged (nothing was shed, say)
+    higher: bool = False,  # is better
+) -> dict[str, Any]:
+    passed = None
+    if value is not None and limit is not None:
+        passed = value >= limit if higher else value <= limit
+    ratio = None if value is None or not limit else value / limit
+    return {
+        "key": key,
+        "scenario": scenario,
+        "rule": rule,
+        "value": value,
+        "limit": limit,
+        "higher_is_better": higher,
+        "passed": passed,
+        "ratio": None if ratio is None else round(ratio, 3),
+        "verdict": "N/A" if passed is None else "PASS" if passed else "MISS",
+    }
+
+
+def memory_limit_mib(idle_total_mib: float, meta: Mapping[str, Any]) -> float:
+    """idle RSS + workers x (hashing threads x argon2 memory + 64 MiB)."""
+    argon2_mib = meta["argon2"]["memory_cost_kib"] / 1024
+    per_worker = meta["hash_pool_size"] * argon2_mib + WORKER_OVERHEAD_MIB
+    return float(idle_total_mib + meta["workers"] * per_worker)
+
+
+def evaluate(meta: Mapping[str, Any], scenarios: Mapping[str, Any]) -> list[dict[str, Any]]:
+    dash, over, memory = scenarios["dashboard"], scenarios["overload"], scenarios["memory"]
+    logins = LOGIN_SHARE_OF_HASH_LIMIT * scenarios["hash_limit"]["ideal_logins_per_s"]
+    logins_rule = f"≥ {LOGIN_SHARE_OF_HASH_LIMIT:g} × hash limit = {logins:,.1f}"
+    rps = DASHBOARD_SHARE_OF_CEILING * scenarios["ceiling"]["ok_per_s"]
+    rps_rule = f"≥ {DASHBOARD_SHARE_OF_CEILING:g} × ceiling = {rps:,.1f}"
+    idle_p99, iso_p99 = dash["latency_ms"]["p99"], scenarios["isolation"]["latency_ms"]["p99"]
+    iso = None if idle_p99 is None else ISOLATION_P99_FACTOR * idle_p99
+    iso_rule = f"≤ {ISOLATION_P99_FACTOR:g} × dashboard p99"
+    iso_rule += "" if iso is None else f" = {iso:,.1f} ms"
+    shed_p99 = over["shed_latency_ms"]["p99"]
+    shed_limit = None if shed_p99 is None else SHED_P99_LIMIT_MS
+    shed_rule = f"p99 ≤ {SHED_P99_LIMIT_MS:g} ms" + (" (none shed)" if shed_p99 is None else "")
+    ram = memory_limit_mib(memory["idle_total_mib"], meta)
+    ram_rule = f"≤ idle + {meta['workers']} × ({meta['hash_pool_size']} × "
+    ram_rule += f"{meta['argon2']['memory_cost_kib'] / 1024:g} + {WORKER_OVERHEAD_MIB:g})"
+    ram_rule += f" = {ram:,.1f} MiB"
+    storm_ok = scenarios["login_storm"]["ok_per_s"]
+    return [
+        target("logins_per_s", "login storm", logins_rule, storm_ok, logins, higher=True),
+        target("dashboard_rps", "dashboard", rps_rule, dash["ok_per_s"], rps, higher=True),
+        target("isolation_p99", "isolation", iso_rule, iso_p99, iso),
+        target("overload_timeouts", "overload", "= 0", over["timeouts"], 0),
+        target("overload_other_5xx", "overload", "= 0", over["server_errors_not_shed"], 0),
+        target("shed_without_retry_after", "overload", "= 0", over["shed_without_retry_after"], 0),
+        target("shed_p99_ms", "overload", shed_rule, shed_p99, shed_limit),
+        target("peak_rss_mib", "memory", ram_rule, memory["peak_mib"], ram),
+    ]
 
 
 def _num(value: float | None, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.{digits}f}"
+    return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def _latency(latency: Mapping[str, float | None], keys: tuple[str, ...]) -> str:
-    return " / ".join(_num(latency.get(key)) for key in keys) + " ms"
-
-
-def _cpu(result: Mapping[str, Any]) -> str:
-    resources = result["resources"]
-    return (
-        f"{resources['client_cpu_cores']:.2f} / {resources['server_cpu_cores']:.2f}"
-        f" / {resources['service_cpu_cores']:.2f} / {resources['other_cpu_cores']:.2f}"
-    )
-
-
-def _per_worker(result: Mapping[str, Any]) -> str:
-    resources = result["resources"]
-    cpu = " + ".join(f"{cores:.2f}" for cores in resources["worker_cpu_cores"])
-    connections = " + ".join(str(count) for count in resources["connections_per_worker"])
-    return f"{cpu} · {connections}"
+def _ms(latency: Mapping[str, float | None], *keys: str) -> str:
+    return " / ".join(_num(latency.get(key)) for key in keys or ("p50", "p95", "p99")) + " ms"
 
 
 def _statuses(result: Mapping[str, Any]) -> str:
     return ", ".join(f"{label}×{count}" for label, count in result["statuses"].items()) or "-"
 
 
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+,.2f}"
-
-
-def _limiter_rows(limits: Mapping[str, Any]) -> list[Row]:
-    """The limiter scenario's rows: informational, it has no target."""
-    storm, cpu, hit = limits["storm"], limits["cpu_ms_per_login"], limits["throttled"]
-    burst = hit["burst"]
-    pct3 = ("p50", "p95", "p99")
-    baseline = "off" if cpu["login_storm_throttles_off"] else "kept"
-    retry = hit["retry_after_s"]
-
-    def info(measure: str, value: str) -> Row:
-        return ("limiter", measure, value, "", "")
-
+def _load(result: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str, str]]:
+    """The rows every watched scenario ends with: CPU by side, and the spread over workers."""
+    r = result["resources"]
+    cores = (r["client_cpu_cores"], r["server_cpu_cores"], r["service_cpu_cores"])
+    workers = " + ".join(f"{cores:.2f}" for cores in r["worker_cpu_cores"])
+    connections = " + ".join(str(count) for count in r["connections_per_worker"])
     return [
-        info(
-            f"storm, throttles on: logins/s ({storm['clients']} clients)", _num(storm["ok_per_s"])
-        ),
-        info("storm: full login p50 / p95 / p99", _latency(storm["latency_ms"], pct3)),
-        info(
-            "storm: errors / timeouts / shed",
-            f"{storm['errors']} / {storm['timeouts']} / {storm['shed']}",
-        ),
-        info("storm: statuses", _statuses(storm)),
-        info("storm: CPU cores client / server / services / other", _cpu(storm)),
-        info("storm: per worker: CPU cores · connections", _per_worker(storm)),
-        info(
-            f"server CPU ms/login: throttles on / {baseline} (login storm) / limiter",
-            f"{_num(cpu['throttles_on'], 2)} / {_num(cpu['login_storm'], 2)}"
-            f" / {_signed(cpu['limiter_cost'])} ms",
-        ),
-        info(
-            f"burst ({hit['clients']} clients, {hit['limit_per_minute']}/min per IP): "
-            "303 before / after the limit",
-            f"{hit['served_before_limit']} / {hit['served_after_limit']}",
-        ),
-        info(
-            "burst: 429 with / without Retry-After",
-            f"{hit['count_429']} / {hit['count_429_without_retry_after']}",
-        ),
-        info(
-            "burst: Retry-After min / max",
-            f"{_num(retry['min'], 0)} / {_num(retry['max'], 0)} s",
-        ),
-        info("burst: 429 answer p50 / p99", _latency(hit["latency_429_ms"], ("p50", "p99"))),
-        info(
-            "burst: server CPU ms per 429 vs per login",
-            f"{_num(hit['server_cpu_ms_per_429'], 2)} vs {_num(cpu['throttles_on'], 2)} ms",
-        ),
-        info(
-            "burst: statuses (allowance; timed burst)",
-            f"{_statuses(hit['allowance'])}; {_statuses(burst)}",
-        ),
-        info("burst: CPU cores client / server / services / other", _cpu(burst)),
+        ("", prefix + CPU, " / ".join(f"{value:.2f}" for value in (*cores, r["other_cpu_cores"]))),
+        ("", prefix + PER_WORKER, f"{workers} · {connections}"),
     ]
 
 
-def _verdict(target: Target) -> str:
-    ratio = target.ratio
-    if target.passed is None or ratio is None:
-        return target.verdict
-    return f"{target.verdict} ({ratio:.2f}×)"
+def _rate(result: Mapping[str, Any]) -> str:
+    return _num(result["ok_per_s"])
 
 
-def _target_cells(target: Target) -> tuple[str, str]:
-    return target.rule, _verdict(target)
+def _failures(result: Mapping[str, Any]) -> str:
+    return f"{result['errors']} / {result['timeouts']} / {result['shed']}"
 
 
-def rows(results: Mapping[str, Any], targets: Mapping[str, Target]) -> list[Row]:
+def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """(scenario on its first row only, measure, value[, the key of the target it is judged by])."""
     s = results["scenarios"]
-    meta = results["meta"]
-    hl, ceil, storm, dash, iso, over, mem = (
-        s["hash_limit"],
-        s["ceiling"],
-        s["login_storm"],
-        s["dashboard"],
-        s["isolation"],
-        s["overload"],
-        s["memory"],
-    )
-    pct3 = ("p50", "p95", "p99")
-
-    def judged(scenario: str, measure: str, value: str, key: str) -> Row:
-        return (scenario, measure, value, *_target_cells(targets[key]))
-
-    def plain(scenario: str, measure: str, value: str) -> Row:
-        return (scenario, measure, value, "", "")
-
-    timeout = f"> {meta['options']['timeout']:g} s"
+    hl, ceil, storm, dash = s["hash_limit"], s["ceiling"], s["login_storm"], s["dashboard"]
+    iso, over, mem, limits = s["isolation"], s["overload"], s["memory"], s["limiter"]
+    lstorm, cpu, hit = limits["storm"], limits["cpu_ms_per_login"], limits["throttled"]
+    probes = f"dashboard p50 / p95 / p99 ({iso['clients']} clients)"
+    verify = f"argon2 verify, median of {hl['runs']} (other CPU {hl['other_cpu_cores']:.2f})"
+    p99s = f"{_num(iso['latency_ms']['p99'])} vs {_num(dash['latency_ms']['p99'])} ms"
+    p99s += f" ({_num(iso['p99_ratio'], 2)}×)"
+    iso_failures = f"{iso['errors']} / {iso['timeouts']}; "
+    iso_failures += f"{iso['storm']['errors']} / {iso['storm']['timeouts']}"
+    unshed = str(over["shed_without_retry_after"])
+    timeouts = f"timeouts (> {results['meta']['options']['timeout']:g} s)"
+    baseline = "off" if cpu["login_storm_throttles_off"] else "kept"
+    cost = "-" if cpu["limiter_cost"] is None else f"{cpu['limiter_cost']:+,.2f}"
+    per_login = f"{_num(cpu['throttles_on'], 2)} / {_num(cpu['login_storm'], 2)} / {cost} ms"
+    burst = f"burst ({hit['clients']} clients, {hit['limit_per_minute']}/min per IP)"
+    retry = f"{_num(hit['retry_after_s']['min'], 0)} / {_num(hit['retry_after_s']['max'], 0)} s"
+    per_429 = f"{_num(hit['server_cpu_ms_per_429'], 2)} vs {_num(cpu['throttles_on'], 2)} ms"
+    served = f"{hit['served_before_limit']} / {hit['served_after_limit']}"
+    count_429 = f"{hit['count_429']} / {hit['count_429_without_retry_after']}"
+    burst_statuses = f"{_statuses(hit['allowance'])}; {_statuses(hit['burst'])}"
+    idle = f"idle RSS, all {len(mem['idle_processes'])} server processes"
+    peaks = f"{_num(mem['storm_peak_mib'])} / {_num(mem['overload_peak_mib'])} MiB"
     return [
-        plain(
-            "hash limit",
-            f"argon2 verify, median of {hl['runs']} (other CPU {hl['other_cpu_cores']:.2f})",
-            f"{hl['verify_ms']:.1f} ms",
-        ),
-        plain(
-            "hash limit",
-            f"ideal logins/s ({hl['cores']} cores / verify)",
-            _num(hl["ideal_logins_per_s"]),
-        ),
-        plain("ceiling", f"hello req/s ({ceil['clients']} clients)", _num(ceil["ok_per_s"])),
-        plain("ceiling", "latency p50 / p95 / p99", _latency(ceil["latency_ms"], pct3)),
-        plain("ceiling", "CPU cores client / server / services / other", _cpu(ceil)),
-        plain("ceiling", "per worker: CPU cores · connections", _per_worker(ceil)),
-        judged(
-            "login storm",
-            f"logins/s ({storm['clients']} clients)",
-            _num(storm["ok_per_s"]),
-            "logins_per_s",
-        ),
-        plain("login storm", "full login p50 / p95 / p99", _latency(storm["latency_ms"], pct3)),
-        plain(
-            "login storm",
-            "errors / timeouts / shed",
-            f"{storm['errors']} / {storm['timeouts']} / {storm['shed']}",
-        ),
-        plain("login storm", "statuses", _statuses(storm)),
-        plain("login storm", "CPU cores client / server / services / other", _cpu(storm)),
-        plain("login storm", "per worker: CPU cores · connections", _per_worker(storm)),
-        judged(
-            "dashboard",
-            f"req/s ({dash['clients']} signed-in clients)",
-            _num(dash["ok_per_s"]),
-            "dashboard_rps",
-        ),
-        plain("dashboard", "latency p50 / p95 / p99", _latency(dash["latency_ms"], pct3)),
-        plain(
-            "dashboard",
-            "errors (302 = session lost) / timeouts",
-            f"{dash['errors']} / {dash['timeouts']}",
-        ),
-        plain("dashboard", "CPU cores client / server / services / other", _cpu(dash)),
-        plain("dashboard", "per worker: CPU cores · connections", _per_worker(dash)),
-        plain(
-            "isolation",
-            f"dashboard p50 / p95 / p99 ({iso['clients']} clients)",
-            _latency(iso["latency_ms"], pct3),
-        ),
-        judged(
-            "isolation",
-            "p99 in storm vs dashboard p99",
-            f"{_num(iso['latency_ms']['p99'])} vs {_num(dash['latency_ms']['p99'])} ms"
-            f" ({_num(iso['p99_ratio'], 2)}×)",
-            "isolation_p99",
-        ),
-        plain(
-            "isolation",
-            f"storm alongside: logins/s ({iso['storm_clients']} clients)",
-            _num(iso["storm"]["ok_per_s"]),
-        ),
-        plain(
-            "isolation",
-            "errors / timeouts (pages; storm)",
-            f"{iso['errors']} / {iso['timeouts']}; "
-            f"{iso['storm']['errors']} / {iso['storm']['timeouts']}",
-        ),
-        plain("isolation", "CPU cores client / server / services / other", _cpu(iso)),
-        plain("isolation", "per worker: CPU cores · connections", _per_worker(iso)),
-        plain("overload", f"2xx/303 logins ({over['clients']} clients)", str(over["ok"])),
-        plain("overload", "shed (503/429 with Retry-After)", str(over["shed"])),
-        judged(
-            "overload",
-            "shed without Retry-After",
-            str(over["shed_without_retry_after"]),
-            "shed_without_retry_after",
-        ),
-        judged("overload", f"timeouts ({timeout})", str(over["timeouts"]), "overload_timeouts"),
-        judged(
-            "overload",
-            "other 5xx",
-            str(over["server_errors_not_shed"]),
-            "overload_other_5xx",
-        ),
-        judged(
-            "overload",
-            "shed answer p50 / p99",
-            _latency(over["shed_latency_ms"], ("p50", "p99")),
-            "shed_p99_ms",
-        ),
-        plain(
-            "overload", "successful login p50 / p99", _latency(over["latency_ms"], ("p50", "p99"))
-        ),
-        plain("overload", "statuses", _statuses(over)),
-        plain("overload", "CPU cores client / server / services / other", _cpu(over)),
-        plain("overload", "per worker: CPU cores · connections", _per_worker(over)),
-        *_limiter_rows(s["limiter"]),
-        plain(
-            "memory",
-            f"idle RSS, all {len(mem['idle_processes'])} server processes",
-            f"{_num(mem['idle_total_mib'])} MiB",
-        ),
-        plain(
-            "memory",
-            "idle RSS per worker",
-            " / ".join(_num(v) for v in mem["idle_worker_mib"]) + " MiB",
-        ),
-        plain(
-            "memory",
-            "peak RSS storm / overload",
-            f"{_num(mem['storm_peak_mib'])} / {_num(mem['overload_peak_mib'])} MiB",
-        ),
-        judged("memory", "peak RSS", f"{_num(mem['peak_mib'])} MiB", "peak_rss_mib"),
+        ("hash limit", verify, f"{hl['verify_ms']:.1f} ms"),
+        ("", f"ideal logins/s ({hl['cores']} cores / verify)", _num(hl["ideal_logins_per_s"])),
+        ("ceiling", f"hello req/s ({ceil['clients']} clients)", _rate(ceil)),
+        ("", "latency p50 / p95 / p99", _ms(ceil["latency_ms"])),
+        *_load(ceil),
+        ("login storm", f"logins/s ({storm['clients']} clients)", _rate(storm), "logins_per_s"),
+        ("", "full login p50 / p95 / p99", _ms(storm["latency_ms"])),
+        ("", "errors / timeouts / shed", _failures(storm)),
+        ("", "statuses", _statuses(storm)),
+        *_load(storm),
+        ("dashboard", f"req/s ({dash['clients']} signed-in clients)", _rate(dash), "dashboard_rps"),
+        ("", "latency p50 / p95 / p99", _ms(dash["latency_ms"])),
+        ("", "errors (302 = session lost) / timeouts", f"{dash['errors']} / {dash['timeouts']}"),
+        *_load(dash),
+        ("isolation", probes, _ms(iso["latency_ms"])),
+        ("", "p99 in storm vs dashboard p99", p99s, "isolation_p99"),
+        ("", f"storm alongside: logins/s ({iso['storm_clients']} clients)", _rate(iso["storm"])),
+        ("", "errors / timeouts (pages; storm)", iso_failures),
+        *_load(iso),
+        ("overload", f"2xx/303 logins ({over['clients']} clients)", str(over["ok"])),
+        ("", "shed (503/429 with Retry-After)", str(over["shed"])),
+        ("", "shed without Retry-After", unshed, "shed_without_retry_after"),
+        ("", timeouts, str(over["timeouts"]), "overload_timeouts"),
+        ("", "other 5xx", str(over["server_errors_not_shed"]), "overload_other_5xx"),
+        ("", "shed answer p50 / p99", _ms(over["shed_latency_ms"], "p50", "p99"), "shed_p99_ms"),
+        ("", "successful login p50 / p99", _ms(over["latency_ms"], "p50", "p99")),
+        ("", "statuses", _statuses(over)),
+        *_load(over),
+        ("limiter", f"storm, throttles on: logins/s ({lstorm['clients']} clients)", _rate(lstorm)),
+        ("", "storm: full login p50 / p95 / p99", _ms(lstorm["latency_ms"])),
+        ("", "storm: errors / timeouts / shed", _failures(lstorm)),
+        ("", "storm: statuses", _statuses(lstorm)),
+        *_load(lstorm, "storm: "),
+        ("", f"server CPU ms/login: throttles on / {baseline} (login storm) / limiter", per_login),
+        ("", f"{burst}: 303 before / after the limit", served),
+        ("", "burst: 429 with / without Retry-After", count_429),
+        ("", "burst: Retry-After min / max", retry),
+        ("", "burst: 429 answer p50 / p99", _ms(hit["latency_429_ms"], "p50", "p99")),
+        ("", "burst: server CPU ms per 429 vs per login", per_429),
+        ("", "burst: statuses (allowance; timed burst)", burst_statuses),
+        _load(hit["burst"], "burst: ")[0],
+        ("memory", idle, f"{_num(mem['idle_total_mib'])} MiB"),
+        ("", "idle RSS per worker", " / ".join(_num(v) for v in mem["idle_worker_mib"]) + " MiB"),
+        ("", "peak RSS storm / overload", peaks),
+        ("", "peak RSS", f"{_num(mem['peak_mib'])} MiB", "peak_rss_mib"),
     ]
 
 
-def header_lines(results: Mapping[str, Any]) -> list[str]:
+def table(results: Mapping[str, Any], targets: list[dict[str, Any]]) -> str:
+    """Header lines, then one aligned table of every measure, with PASS/MISS where targeted."""
     meta = results["meta"]
-    argon2 = meta["argon2"]
-    options = meta["options"]
+    argon2, options = meta["argon2"], meta["options"]
     env = " ".join(f"{k}={v}" for k, v in meta["env_overrides"].items()) or "none"
-    throttles = " ".join(meta["throttles_off"]) or "none"
-    return [
+    by_key = {target["key"]: target for target in targets}
+    body = []
+    for scenario, measure, value, *key in _rows(results):
+        rule = result = ""
+        if key:
+            judged = by_key[key[0]]
+            rule, result = judged["rule"], judged["verdict"]
+            if judged["ratio"] is not None and judged["passed"] is not None:
+                result += f" ({judged['value'] / judged['limit']:.2f}×)"
+        body.append((scenario, measure, value, rule, result))
+    widths = [max(len(row[i]) for row in [HEADER, *body]) for i in range(len(HEADER))]
+
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+
+    ruler = "  ".join("-" * width for width in widths)
+    verdicts = [target["verdict"] for target in targets]
+    out = [
         f"quart-app load benchmark · {meta['date']} · {meta['cores']} cores "
         f"(os.cpu_count() = {meta['cpu_count']}) · Python {meta['python']}",
         f"app {meta['app_revision']} · hypercorn {meta['workers']} workers · "
         f"database: {meta['database']}",
-        f"--env: {env} · throttles set to 0: {throttles}",
+        f"--env: {env} · throttles set to 0: {' '.join(meta['throttles_off']) or 'none'}",
         f"argon2id t={argon2['time_cost']} m={argon2['memory_cost_kib']} KiB "
         f"p={argon2['parallelism']} · HASH_POOL_SIZE={meta['hash_pool_size']} per worker · "
         f"HASH_QUEUE_LIMIT={meta['hash_queue_limit']}",
@@ -268,34 +223,15 @@ def header_lines(results: Mapping[str, Any]) -> list[str]:
         f"K={options['dashboard_clients']} overload={options['overload_concurrency']}"
         f"{' (--quick)' if options['quick'] else ''} · CPU = cores busy"
         f" · run took {meta['wall_s']:.0f} s",
-    ]
-
-
-def table(results: Mapping[str, Any], targets: list[Target]) -> str:
-    """Header lines, then one aligned table of every measure, with PASS/MISS where targeted."""
-    body = rows(results, {target.key: target for target in targets})
-    widths = [max(len(row[i]) for row in [HEADER, *body]) for i in range(len(HEADER))]
-
-    def line(row: Row) -> str:
-        return "  ".join(
-            cell.ljust(width) for cell, width in zip(row, widths, strict=True)
-        ).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    out = [*header_lines(results), "", line(HEADER), rule]
-    previous = ""
-    for row in body:
-        # The scenario's name on its first row only, so the groups stand out.
-        shown: Row = row if row[0] != previous else ("", row[1], row[2], row[3], row[4])
-        out.append(line(shown))
-        previous = row[0]
-    verdicts = [t.verdict for t in targets]
-    out += [
-        rule,
+        "",
+        line(HEADER).rstrip(),
+        ruler,
+        *(line(row).rstrip() for row in body),
+        ruler,
         f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS, "
         f"{verdicts.count('N/A')} N/A",
     ]
-    other = busiest_other_load(results)
+    other = max(_other_loads(results["scenarios"]))
     if other > OTHER_LOAD_WARNING_CORES:
         out.append(
             f"warning: other programs kept up to {other:.2f} cores busy during a scenario "
@@ -304,25 +240,10 @@ def table(results: Mapping[str, Any], targets: list[Target]) -> str:
     return "\n".join(out)
 
 
-def _watched(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Every ``resources`` in a scenario's result, nested ones too (the limiter's storm, burst)."""
-    found = [result["resources"]] if "resources" in result else []
-    for value in result.values():
-        if isinstance(value, Mapping) and value is not result.get("resources"):
-            found += _watched(value)
-    return found
-
-
-def busiest_other_load(results: Mapping[str, Any]) -> float:
-    """The most CPU that programs other than the bench and its servers used in any scenario."""
-    loads = [results["scenarios"]["hash_limit"]["other_cpu_cores"]]
-    for result in results["scenarios"].values():
-        if isinstance(result, Mapping):
-            loads += [resources["other_cpu_cores"] for resources in _watched(result)]
-    return float(max(loads))
-
-
-def write_json(results: Mapping[str, Any], targets: list[Target], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {**results, "targets": [target.as_dict() for target in targets]}
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def _other_loads(value: Any) -> Iterator[float]:
+    """Every "other_cpu_cores" in the results: other programs' CPU in each scenario."""
+    if isinstance(value, Mapping):
+        if "other_cpu_cores" in value:
+            yield float(value["other_cpu_cores"])
+        for nested in value.values():
+            yield from _other_loads(nested)

@@ -1,121 +1,129 @@
-"""Orchestrates one benchmark run: servers up, scenarios in order, servers down, report out.
-
-Servers are started and stopped in plain (synchronous) code around each asyncio.run, inside an
-ExitStack, so Ctrl-C, SIGTERM or an error anywhere still stops every server process group.
-"""
+"""One benchmark run: servers up, scenarios in order, servers down, report out. Each server
+runs in a ``with`` block, so Ctrl-C, SIGTERM or an error still stops its process group."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import json
 import os
 import platform
-import random
-import shutil
 import signal
-import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
-from bench import limiter, scenarios
-from bench.appenv import (
-    app_environment,
-    app_revision,
-    app_settings,
-    hash_queue_limit,
-    hypercorn_workers,
-    throttle_overrides,
-)
-from bench.errors import BenchError
-from bench.hashcost import measure_hash_limit, usable_cores
+from bench import appenv, report, scenarios
+from bench.load import BenchError, Progress, SeededUsers
 from bench.options import Options, parse_args
-from bench.procstats import MIB, memory_by_process
-from bench.progress import Progress
-from bench.report import table, write_json
-from bench.seed import PASSWORD, delete_users, make_password_hash, seed_users
-from bench.server import Server, ServerError
-from bench.targets import evaluate, memory_limit_mib
+from bench.server import idle_memory, server_cpu_ms_per
 from quart_app.config import ConfigError, Settings
 from quart_app.core.database import default_database_url
+from quart_app.passwords.hasher import PasswordHasherPool
+from quart_app.passwords.policy import normalise_password
+from quart_app.testing.server import ServerDidNotStart, run_server
 
+APP = "quart_app.asgi:app"
+# hypercorn as the README runs it, hypercorn.toml and its workers: only --bind changes.
+serve = functools.partial(
+    run_server, cwd=appenv.PROJECT_ROOT, config=appenv.HYPERCORN_TOML, workers=None
+)
 SETTLE_SECONDS = 1.0  # after start-up and seeding, before the idle memory baseline
+# High enough that no storm reaches it: the limiter counts every login and refuses none.
+STORM_THROTTLES = {"THROTTLE_LOGIN_PER_MINUTE": "1000000"}
+T = TypeVar("T")
+Scenario = Callable[[scenarios.Bench], Awaitable[T]]
+APP_SCENARIOS = {
+    "login_storm": scenarios.login_storm,
+    "dashboard": scenarios.dashboard,
+    "isolation": scenarios.isolation,
+    "overload": scenarios.overload,
+}
 
 
-def _meta(
-    options: Options,
-    settings: Settings,
-    env: dict[str, str],
-    workers: int,
-    throttles_off: dict[str, str],
-) -> dict[str, Any]:
-    database = "fresh SQLite in a temporary folder"
-    if options.database_url:
-        database = make_url(options.database_url).render_as_string(hide_password=True)
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cores": usable_cores(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "workers": workers,
-        "argon2": {
-            "time_cost": settings.ARGON2_TIME_COST,
-            "memory_cost_kib": settings.ARGON2_MEMORY_COST,
-            "parallelism": settings.ARGON2_PARALLELISM,
-        },
-        "hash_pool_size": settings.HASH_POOL_SIZE,
-        "hash_queue_limit": hash_queue_limit(settings, env),
-        "database": database,
-        "env_overrides": dict(options.env),
-        "throttles_off": throttles_off,
-        "app_revision": app_revision(),
-        "options": {
-            key: str(value) if isinstance(value, Path) else value
-            for key, value in dataclasses.asdict(options).items()
-        },
-    }
+@dataclasses.dataclass(frozen=True)
+class Run:
+    options: Options
+    progress: Progress
+    folder: Path  # temporary: the instance folders
+    logs: Path
+    password_hash: str
+
+    def against_app(
+        self, name: str, env: Mapping[str, str], database_url: str, scenario: Scenario[T]
+    ) -> tuple[T, SeededUsers]:
+        """Start the app with ``env``, seed its database, run ``scenario``, stop the server."""
+        settings = Settings.load(environ=env)
+
+        async def seeded() -> tuple[T, SeededUsers]:
+            users = await appenv.seed_users(database_url, self.password_hash, self.options.users)
+            self.progress.note(f"{name}: seeded {len(users.usernames)} users through Database")
+            bench = scenarios.Bench(self.options, self.progress, server, users, settings)
+            return await scenario(bench), users
+
+        with serve(APP, env=env, log_path=self.logs / f"{name}.log") as server:
+            self.progress.note(f"{name}: {APP} answering at {server.base_url}")
+            return asyncio.run(seeded())
+
+    def on_limiter_server(
+        self, name: str, throttles: Mapping[str, str], scenario: Scenario[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``scenario`` on a fresh server with ``throttles`` over the app's defaults."""
+        instance = self.folder / f"{name}-instance"
+        env = appenv.limiter_environment(instance, self.options.env, throttles)
+        shown = " ".join(f"{key}={value}" for key, value in throttles.items()) or "app defaults"
+        self.progress.note(f"{name}: throttles {shown}")
+        result, _ = self.against_app(name, env, default_database_url(str(instance)), scenario)
+        settings = Settings.load(environ=env)
+        fields = [option.name for option in dataclasses.fields(settings)]
+        derived = {key: getattr(settings, key) for key in fields if key.startswith("THROTTLE_")}
+        return {"throttles": derived, **result}
+
+    def limiter(self, baseline: Mapping[str, Any], baseline_throttles_off: bool) -> dict[str, Any]:
+        """What the login throttles cost, on two servers of their own with them on: the storm
+        with the per-IP limit out of reach (every login pays the counters, none is refused), and
+        the app's defaults under one IP's burst (past the allowance, 429s without argon2 work)."""
+        storm = self.on_limiter_server("limiter-storm", STORM_THROTTLES, scenarios.login_storm)
+        hit = self.on_limiter_server("limiter-throttled", {}, scenarios.throttled_burst)
+        on = server_cpu_ms_per(storm["resources"], storm["ok"])
+        off = server_cpu_ms_per(baseline["resources"], baseline["ok"])
+        cost = None
+        if on is not None and off is not None and baseline_throttles_off:
+            cost = round(on - off, 2)  # with --keep-throttles the storm paid for the limiter too
+        self.progress.note(
+            f"limiter: done (storm {storm['ok_per_s']:.1f} logins/s, server CPU {on} ms/login vs "
+            f"{off} in login_storm; burst: 303×{hit['served_before_limit']}, 429×"
+            f"{hit['count_429']} (+{hit['count_429_without_retry_after']} without Retry-After), "
+            f"{hit['server_cpu_ms_per_429']} ms/429)"
+        )
+        return {
+            "storm": {**storm, "server_cpu_ms_per_login": on},
+            "cpu_ms_per_login": {
+                "throttles_on": on,
+                "login_storm": off,
+                "login_storm_throttles_off": baseline_throttles_off,
+                "limiter_cost": cost,
+            },
+            "throttled": hit,
+        }
 
 
-async def _app_scenarios(
-    options: Options,
-    progress: Progress,
-    app: Server,
-    database_url: str,
-    password_hash: str,
-    sign_in_concurrency: int,
-) -> dict[str, Any]:
-    users = await seed_users(database_url, password_hash, options.users)
-    progress.note(f"seeded {len(users.usernames)} users through quart_app.core.database.Database")
+async def _app_scenarios(bench: scenarios.Bench) -> dict[str, Any]:
     await asyncio.sleep(SETTLE_SECONDS)
-    idle = memory_by_process(app.processes(), app.pid)
-    bench = scenarios.Bench(
-        options=options,
-        progress=progress,
-        app=app,
-        users=users,
-        sign_in_concurrency=sign_in_concurrency,
-        rng=random.Random(),  # noqa: S311 - picks users, not secrets
-    )
-    results: dict[str, Any] = {"idle": idle, "users_prefix": users.prefix}
-    for name, scenario in (
-        ("login_storm", scenarios.login_storm),
-        ("dashboard", scenarios.dashboard),
-        ("isolation", scenarios.isolation),
-        ("overload", scenarios.overload),
-    ):
+    results: dict[str, Any] = {"idle": idle_memory(bench.app)}
+    for name, scenario in APP_SCENARIOS.items():
         results[name] = await scenario(bench)
-        progress.note(f"{name}: done ({_one_line(results[name])})")
+        bench.progress.note(f"{name}: done ({_one_line(results[name])})")
     return results
 
 
-def _one_line(result: dict[str, Any]) -> str:
+def _one_line(result: Mapping[str, Any]) -> str:
     return (
         f"ok {result['ok']} ({result['ok_per_s']:.1f}/s), shed {result['shed']}, "
         f"errors {result['errors']}, timeouts {result['timeouts']}, "
@@ -123,157 +131,119 @@ def _one_line(result: dict[str, Any]) -> str:
     )
 
 
-def _memory(app_results: dict[str, Any]) -> dict[str, Any]:
-    idle = app_results["idle"]
-
-    def peak(name: str) -> float:
-        return float(app_results[name]["resources"]["peak_rss_mib"])
-
-    storm_peak = max(peak("login_storm"), peak("isolation"))
+def _meta(options: Options, settings: Settings, off: Mapping[str, str]) -> dict[str, Any]:
+    database = "fresh SQLite in a temporary folder"
+    if options.database_url:
+        database = make_url(options.database_url).render_as_string(hide_password=True)
+    affinity = getattr(os, "sched_getaffinity", None)  # the cores this process may run on
+    cores = len(affinity(0)) if affinity else os.cpu_count() or 1
     return {
-        "idle_total_mib": round(sum(p.rss for p in idle) / MIB, 1),
-        "idle_processes": [
-            {"pid": p.pid, "role": p.role, "rss_mib": round(p.rss / MIB, 1)} for p in idle
-        ],
-        "idle_worker_mib": [round(p.rss / MIB, 1) for p in idle if p.role == "worker"],
-        "storm_peak_mib": storm_peak,
-        "overload_peak_mib": peak("overload"),
-        "peak_mib": max(storm_peak, peak("overload")),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": cores,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "workers": appenv.hypercorn_workers(),
+        "argon2": {
+            "time_cost": settings.ARGON2_TIME_COST,
+            "memory_cost_kib": settings.ARGON2_MEMORY_COST,
+            "parallelism": settings.ARGON2_PARALLELISM,
+        },
+        "hash_pool_size": settings.HASH_POOL_SIZE,
+        "hash_queue_limit": settings.HASH_QUEUE_LIMIT,
+        "database": database,
+        "env_overrides": dict(options.env),
+        "throttles_off": dict(off),
+        "app_revision": appenv.app_revision(),
+        "options": dataclasses.asdict(options),
     }
 
 
 def run(options: Options, progress: Progress) -> dict[str, Any]:
     """Every scenario in one run; returns the results (meta + scenarios), servers stopped."""
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="quart-bench-") as tmp, ExitStack() as stack:
-        folder = Path(tmp)
-        instance = folder / "instance"
-        throttles_off = {} if options.keep_throttles else throttle_overrides(options.env)
-        env = app_environment(
-            instance,
-            database_url=options.database_url,
-            extra=options.env,
-            throttles_off=throttles_off,
-        )
-        settings = app_settings(env)
-        workers = hypercorn_workers()
+    logs = options.json_path.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="quart-bench-") as tmp:
+        instance = Path(tmp) / "instance"
+        off = {} if options.keep_throttles else appenv.THROTTLES_OFF
+        off = {name: value for name, value in off.items() if name not in options.env}
+        env = appenv.app_environment(instance, options.database_url, options.env, off)
+        settings = Settings.load(environ=env)
         database_url = options.database_url or default_database_url(str(instance))
-        meta = _meta(options, settings, env, workers, throttles_off)
-        # Registered first, so it runs last: after the servers stopped and finished their logs.
-        stack.callback(_keep_logs, folder, options.json_path.parent / "logs")
+        meta = _meta(options, settings, off)
 
         progress.note(f"hash limit: {options.verify_runs} argon2 verifies in this process")
-        password_hash = asyncio.run(make_password_hash(settings, PASSWORD))
-        limit = measure_hash_limit(settings, password_hash, PASSWORD, options.verify_runs)
-        hash_limit = {
-            "verify_ms": round(limit.verify_seconds * 1000, 2),
-            "runs": limit.runs,
-            "cores": limit.cores,
-            "ideal_logins_per_s": round(limit.ideal_logins_per_second, 2),
-            "other_cpu_cores": round(limit.other_cpu_cores, 2),
-        }
+        hasher = PasswordHasherPool.from_settings(settings).hasher
+        password = normalise_password(appenv.PASSWORD)
+        password_hash = hasher.hash(password)  # the seeded users' hash
+        hash_limit = scenarios.hash_limit(
+            hasher, password_hash, password, options.verify_runs, meta["cores"]
+        )
         progress.note(
             f"hash limit: verify {hash_limit['verify_ms']} ms → "
             f"{hash_limit['ideal_logins_per_s']} logins/s ideal"
         )
+        run = Run(options, progress, Path(tmp), logs, password_hash)
 
-        hello = Server(
-            "hello", "bench.hello_app:app", env=env, log_path=folder / "hello.log", health_path="/"
-        )
-        stack.callback(hello.stop)
-        progress.note(f"ceiling: starting hello app at {hello.base_url}")
-        hello.start()
-        ceiling = asyncio.run(scenarios.ceiling(options, progress, hello))
+        with serve(
+            "bench.hello_app:app", env=env, log_path=logs / "hello.log", health_path="/"
+        ) as hello:
+            progress.note(f"ceiling: hello app answering at {hello.base_url}")
+            bench = scenarios.Bench(options, progress, hello, scenarios.NO_USERS, settings)
+            ceiling = asyncio.run(scenarios.ceiling(bench))
         progress.note(f"ceiling: done ({_one_line(ceiling)})")
-        hello.stop()
 
-        app = Server(
-            "app",
-            "quart_app.asgi:app",
-            env=env,
-            log_path=folder / "app.log",
-            health_path="/healthz",
-        )
-        stack.callback(app.stop)
-        progress.note(f"app: starting quart_app.asgi:app at {app.base_url}")
-        app.start()
-        app_results = asyncio.run(
-            _app_scenarios(
-                options,
-                progress,
-                app,
-                database_url,
-                password_hash,
-                sign_in_concurrency=workers * settings.HASH_POOL_SIZE,
-            )
-        )
-        progress.note("stopping the app server")
-        app.stop()
+        app, users = run.against_app("app", env, database_url, _app_scenarios)
         if options.database_url:
-            asyncio.run(delete_users(database_url, app_results["users_prefix"]))
+            asyncio.run(appenv.delete_users(database_url, users.prefix))
+        baseline_off = not any(getattr(settings, name) for name in appenv.LOGIN_THROTTLES)
+        limiter = run.limiter(app["login_storm"], baseline_off)
 
-        limits = limiter.run(
-            options,
-            progress,
-            stack,
-            folder,
-            password_hash,
-            baseline=app_results["login_storm"],
-            baseline_throttles_off=limiter.login_throttles_off(settings),
-        )
-        progress.note(f"limiter: done ({limiter.one_line(limits)})")
-
-    memory = _memory(app_results)
-    memory["argon2_memory_mib"] = round(settings.ARGON2_MEMORY_COST / 1024, 1)
-    memory["limit_mib"] = round(memory_limit_mib(memory, meta), 1)
-    isolation = app_results["isolation"]
-    idle_p99 = app_results["dashboard"]["latency_ms"]["p99"]
-    storm_p99 = isolation["latency_ms"]["p99"]
-    isolation["idle_p99_ms"] = idle_p99
-    isolation["p99_ratio"] = round(storm_p99 / idle_p99, 2) if storm_p99 and idle_p99 else None
+    peaks = {name: app[name]["resources"]["peak_rss_mib"] for name in APP_SCENARIOS}
+    memory = {
+        **app["idle"],
+        "storm_peak_mib": max(peaks["login_storm"], peaks["isolation"]),
+        "overload_peak_mib": peaks["overload"],
+        "peak_mib": max(peaks["login_storm"], peaks["isolation"], peaks["overload"]),
+        "argon2_memory_mib": round(settings.ARGON2_MEMORY_COST / 1024, 1),
+        "limit_mib": round(report.memory_limit_mib(app["idle"]["idle_total_mib"], meta), 1),
+    }
+    idle_p99 = app["dashboard"]["latency_ms"]["p99"]
+    storm_p99 = app["isolation"]["latency_ms"]["p99"]
+    ratio = round(storm_p99 / idle_p99, 2) if storm_p99 and idle_p99 else None
+    app["isolation"].update(idle_p99_ms=idle_p99, p99_ratio=ratio)
     meta["wall_s"] = round(time.monotonic() - started, 1)
     return {
         "meta": meta,
         "scenarios": {
             "hash_limit": hash_limit,
             "ceiling": ceiling,
-            "login_storm": app_results["login_storm"],
-            "dashboard": app_results["dashboard"],
-            "isolation": isolation,
-            "overload": app_results["overload"],
-            "limiter": limits,
+            **{name: app[name] for name in APP_SCENARIOS},
+            "limiter": limiter,
             "memory": memory,
         },
     }
 
 
-def _keep_logs(folder: Path, destination: Path) -> None:
-    """Copy the servers' logs (access and error logs) out of the temporary folder."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for log in folder.glob("*.log"):
-        shutil.copyfile(log, destination / log.name)
-
-
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    """SIGTERM unwinds like Ctrl-C, so the ExitStack stops the servers."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     progress = Progress()
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwinds like Ctrl-C
     try:
         results = run(options, progress)
     except KeyboardInterrupt:
         progress.note("interrupted; servers stopped")
         return 130
-    except (BenchError, ServerError, ConfigError) as error:
+    except (BenchError, ServerDidNotStart, ConfigError) as error:
         progress.note(f"failed: {error}")
         progress.note(f"server logs: {options.json_path.parent / 'logs'}")
         return 1
-    targets = evaluate(results["meta"], results["scenarios"])
-    print(table(results, targets), file=sys.stdout, flush=True)
-    write_json(results, targets, options.json_path)
+    targets = report.evaluate(results["meta"], results["scenarios"])
+    print(report.table(results, targets), flush=True)
+    document = json.dumps(
+        {**results, "targets": targets}, indent=2, ensure_ascii=False, default=str
+    )
+    options.json_path.write_text(document + "\n", encoding="utf-8")
     progress.note(f"results written to {options.json_path}")
     return 0

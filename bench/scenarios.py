@@ -1,64 +1,112 @@
-"""The timed scenarios: each builds its clients, drives them for D seconds, and summarises.
-
-Every scenario returns a plain dict (the JSON form) holding what its clients saw, what the
-server processes used meanwhile (CPU, peak RSS) and how the connections sat on the workers.
-"""
+"""The scenarios: each builds its clients, drives them for D seconds, and returns its JSON form
+(what the clients saw, what the server used meanwhile, how the connections sat on the workers)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+import statistics
+import time
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
+from argon2 import PasswordHasher
 
-from bench.balance import balance_connections
-from bench.load import (
-    Budget,
-    close_clients,
-    fetch_login_token,
-    honour_retry_after,
-    login_loop,
-    login_post_loop,
-    open_client,
-    page_loop,
-    sign_in,
-    submit_login,
-)
+from bench import appenv, server
+from bench.load import Budget, Client, Progress, Recorder, SeededUsers, percentiles_ms
 from bench.options import Options
-from bench.procstats import ResourceWatch, server_cpu_ms_per
-from bench.progress import Progress
-from bench.seed import SeededUsers
-from bench.server import Server
-from bench.stats import AnswerRecorder, Recorder
+from quart_app.config import Settings
+from quart_app.testing.server import LiveServer
 
-FORM_FETCH_CONCURRENCY = (
-    16  # overload: forms fetched a few at a time, fast enough to beat keep_alive_timeout
-)
+FORM_FETCH_CONCURRENCY = 16  # overload: forms fetched a few at a time, before keep_alive_timeout
 PREPARE_TIMEOUT_SECONDS = 60.0
-THROTTLED_CLIENTS = 8  # limiter: one IP's burst of login attempts
-THROTTLED_MAX_REQUESTS = 400  # ... bounded at this many requests, or D seconds
+THROTTLED_CLIENTS = 8  # limiter: one IP's burst of login attempts,
+THROTTLED_MAX_REQUESTS = 400  # bounded at this many requests, or D seconds
+NO_USERS = SeededUsers([], "", "")  # for the hello app, where nobody logs in
+
+
+def hash_limit(
+    hasher: PasswordHasher, password_hash: str, password: str, runs: int, cores: int
+) -> dict[str, Any]:
+    """A login costs one argon2 verify, on one core (p=1, the GIL released), so no server logs
+    people in faster than usable ``cores`` / verify time: the median of ``runs``, warmed up."""
+    hasher.verify(password_hash, password)
+    timings = []
+    with server.resource_watch(None) as usage:  # other programs' CPU slows the verifies
+        for _ in range(runs):
+            started = time.perf_counter()
+            hasher.verify(password_hash, password)
+            timings.append(time.perf_counter() - started)
+    median = statistics.median(timings)
+    return {
+        "verify_ms": round(median * 1000, 2),
+        "runs": runs,
+        "cores": cores,
+        "ideal_logins_per_s": round(cores / median, 2),
+        "other_cpu_cores": usage["other_cpu_cores"],
+    }
 
 
 @dataclass
 class Bench:
-    """What every scenario against the app needs."""
+    """What every scenario needs: the server, the users its clients log in as, the app's
+    settings (the limiter's burst reads its login limit there)."""
 
     options: Options
     progress: Progress
-    app: Server
+    app: LiveServer
     users: SeededUsers
-    sign_in_concurrency: int  # logins at once while preparing: the app's hashing threads
-    rng: random.Random
+    settings: Settings
+    rng: random.Random = field(default_factory=random.Random)  # picks users, not secrets
 
-    def client_rng(self) -> random.Random:
-        """Each client's own generator (picks users, not secrets), seeded from the run's."""
-        return random.Random(self.rng.random())  # noqa: S311
+    def budget(self, max_requests: int | None = None) -> Budget:
+        options = self.options
+        return Budget(options.duration, max_requests or options.max_requests)
+
+    @asynccontextmanager
+    async def clients(
+        self, count: int, balance: str | None = "/healthz", signed_in: bool = False
+    ) -> AsyncIterator[list[Client]]:
+        """Fresh clients, signed in if asked, their connections then spread evenly over the
+        workers (hypercorn does not) on GET ``balance``."""
+        # Each client's own generator (picks users, not secrets), seeded from the run's.
+        rngs = [random.Random(self.rng.random()) for _ in range(count)]  # noqa: S311
+        clients = [Client(self.app.base_url, self.options.timeout, self.users, r) for r in rngs]
+        try:
+            if signed_in:
+                names = self.users.usernames
+                logins = [c.sign_in(names[n % len(names)]) for n, c in enumerate(clients)]
+                # At most as many at once as the app has hashing threads.
+                await bounded(logins, appenv.hypercorn_workers() * self.settings.HASH_POOL_SIZE)
+            if balance is not None:
+                sessions = [client.session for client in clients]
+                spread = server.balance_connections(sessions, self.app, balance)
+                await asyncio.wait_for(spread, PREPARE_TIMEOUT_SECONDS)
+            yield clients
+        finally:
+            await asyncio.gather(*(client.session.close() for client in clients))
+
+    async def drive(
+        self, recorders: Sequence[Recorder], loops: Sequence[Coroutine[Any, Any, object]]
+    ) -> dict[str, Any]:
+        """The first recorder's summary and the server's resources while the loops ran."""
+        duration = self.options.duration
+        with server.resource_watch(self.app) as usage:
+            for recorder in recorders:
+                recorder.start(duration)
+            async with self.progress.watching(duration, *recorders):
+                await asyncio.gather(*loops)
+            for recorder in recorders:
+                recorder.finish()
+            # While the clients' connections are still open:
+            spread = [len(ports) for ports in server.connections_per_worker(self.app).values()]
+        resources = {**usage, "connections_per_worker": spread}
+        return {**recorders[0].summary(), "resources": resources}
 
 
-async def _bounded(coroutines: Sequence[Coroutine[Any, Any, Any]], limit: int) -> list[Any]:
+async def bounded(coroutines: Sequence[Coroutine[Any, Any, Any]], limit: int) -> list[Any]:
     """Run ``coroutines`` at most ``limit`` at a time, within PREPARE_TIMEOUT_SECONDS."""
     semaphore = asyncio.Semaphore(limit)
 
@@ -66,268 +114,107 @@ async def _bounded(coroutines: Sequence[Coroutine[Any, Any, Any]], limit: int) -
         async with semaphore:
             return await coroutine
 
-    return await asyncio.wait_for(
-        asyncio.gather(*(one(c) for c in coroutines)), PREPARE_TIMEOUT_SECONDS
-    )
+    gathered = asyncio.gather(*(one(c) for c in coroutines))
+    return await asyncio.wait_for(gathered, PREPARE_TIMEOUT_SECONDS)
 
 
-async def _balanced(clients: Sequence[aiohttp.ClientSession], server: Server, path: str) -> None:
-    await asyncio.wait_for(balance_connections(clients, server, path), PREPARE_TIMEOUT_SECONDS)
-
-
-async def _drive(
-    progress: Progress,
-    server: Server,
-    recorders: Sequence[Recorder],
-    duration: float,
-    coroutines: Sequence[Coroutine[Any, Any, object]],
-) -> dict[str, Any]:
-    """Run the clients' loops with progress shown and the server's resources watched."""
-    with ResourceWatch(server.processes) as watch:
-        for recorder in recorders:
-            recorder.start(duration)
-        async with progress.watching(duration, *recorders):
-            await asyncio.gather(*coroutines)
-        for recorder in recorders:
-            recorder.finish()
-        spread = server.connections_per_worker()  # the clients' connections are still open
-    if watch.usage is None:
-        raise RuntimeError("resource watch did not finish")
-    return {**watch.usage.as_dict(), "connections_per_worker": spread}
-
-
-async def _signed_in_clients(bench: Bench, count: int) -> list[aiohttp.ClientSession]:
-    """``count`` clients, each logged in through the form as a different seeded user, their
-    connections spread evenly over the workers."""
-    options = bench.options
-    clients = [open_client(bench.app.base_url, options.timeout) for _ in range(count)]
-    names = bench.users.usernames
-    try:
-        await _bounded(
-            [
-                sign_in(client, names[number % len(names)], bench.users.password)
-                for number, client in enumerate(clients)
-            ],
-            bench.sign_in_concurrency,
-        )
-        await _balanced(clients, bench.app, "/healthz")
-    except BaseException:
-        await close_clients(clients)
-        raise
-    return clients
-
-
-async def ceiling(options: Options, progress: Progress, hello: Server) -> dict[str, Any]:
-    """Requests/s of the bare hello app, same client set-up as the dashboard scenario."""
-    clients = [
-        open_client(hello.base_url, options.timeout) for _ in range(options.dashboard_clients)
-    ]
-    try:
-        await _balanced(clients, hello, "/")
-        recorder = Recorder("ceiling")
-        budget = Budget.for_seconds(options.duration, options.max_requests)
-        loops = [page_loop(c, "/", budget, recorder) for c in clients]
-        resources = await _drive(progress, hello, [recorder], options.duration, loops)
-    finally:
-        await close_clients(clients)
-    return {"clients": len(clients), **recorder.summary(), "resources": resources}
-
-
-def _storm_loops(
-    bench: Bench, clients: Sequence[aiohttp.ClientSession], budget: Budget, recorder: Recorder
-) -> list[Coroutine[Any, Any, None]]:
-    names, password = bench.users.usernames, bench.users.password
-    return [
-        login_loop(client, names, password, budget, recorder, bench.client_rng())
-        for client in clients
-    ]
+async def ceiling(bench: Bench) -> dict[str, Any]:
+    """Requests/s of the bare hello app, with the dashboard scenario's client set-up."""
+    async with bench.clients(bench.options.dashboard_clients, balance="/") as clients:
+        recorder, budget = Recorder("ceiling"), bench.budget()
+        loops = [c.page_loop("/", budget, recorder) for c in clients]
+        return {"clients": len(clients), **await bench.drive([recorder], loops)}
 
 
 async def login_storm(bench: Bench) -> dict[str, Any]:
     """C clients logging in afresh, back to back, for D seconds."""
-    options = bench.options
-    clients = [open_client(bench.app.base_url, options.timeout) for _ in range(options.concurrency)]
-    try:
-        await _balanced(clients, bench.app, "/healthz")
-        recorder = Recorder("login storm")
-        budget = Budget.for_seconds(options.duration, options.max_requests)
-        loops = _storm_loops(bench, clients, budget, recorder)
-        resources = await _drive(bench.progress, bench.app, [recorder], options.duration, loops)
-    finally:
-        await close_clients(clients)
-    return {"clients": len(clients), **recorder.summary(), "resources": resources}
+    async with bench.clients(bench.options.concurrency) as clients:
+        recorder, budget = Recorder("login storm"), bench.budget()
+        loops = [c.login_loop(budget, recorder) for c in clients]
+        return {"clients": len(clients), **await bench.drive([recorder], loops)}
 
 
 async def dashboard(bench: Bench) -> dict[str, Any]:
     """K signed-in clients on /dashboard for D seconds; a 302 (session lost) is an error."""
-    options = bench.options
-    clients = await _signed_in_clients(bench, options.dashboard_clients)
-    try:
-        recorder = Recorder("dashboard")
-        budget = Budget.for_seconds(options.duration, options.max_requests)
-        loops = [page_loop(c, "/dashboard", budget, recorder) for c in clients]
-        resources = await _drive(bench.progress, bench.app, [recorder], options.duration, loops)
-    finally:
-        await close_clients(clients)
-    return {"clients": len(clients), **recorder.summary(), "resources": resources}
+    async with bench.clients(bench.options.dashboard_clients, signed_in=True) as clients:
+        recorder, budget = Recorder("dashboard"), bench.budget()
+        loops = [c.page_loop("/dashboard", budget, recorder) for c in clients]
+        return {"clients": len(clients), **await bench.drive([recorder], loops)}
 
 
 async def isolation(bench: Bench) -> dict[str, Any]:
     """A few signed-in clients on /dashboard while C clients run a login storm alongside."""
     options = bench.options
-    probes = await _signed_in_clients(bench, options.isolation_clients)
-    stormers = [
-        open_client(bench.app.base_url, options.timeout) for _ in range(options.concurrency)
-    ]
-    try:
-        await _balanced(stormers, bench.app, "/healthz")
-        pages = Recorder("isolation")
-        storm = Recorder("(storm)")
-        page_budget = Budget.for_seconds(options.duration, options.max_requests)
-        storm_budget = Budget.for_seconds(options.duration, options.max_requests)
-        loops = [page_loop(c, "/dashboard", page_budget, pages) for c in probes]
-        loops += _storm_loops(bench, stormers, storm_budget, storm)
-        resources = await _drive(bench.progress, bench.app, [pages, storm], options.duration, loops)
-    finally:
-        await close_clients([*probes, *stormers])
-    return {
-        "clients": len(probes),
-        "storm_clients": len(stormers),
-        **pages.summary(),
-        "storm": storm.summary(),
-        "resources": resources,
-    }
+    async with (
+        bench.clients(options.isolation_clients, signed_in=True) as probes,
+        bench.clients(options.concurrency) as stormers,
+    ):
+        pages, storm = Recorder("isolation"), Recorder("(storm)")
+        page_budget, storm_budget = bench.budget(), bench.budget()
+        loops = [c.page_loop("/dashboard", page_budget, pages) for c in probes]
+        loops += [c.login_loop(storm_budget, storm) for c in stormers]
+        sizes = {"clients": len(probes), "storm_clients": len(stormers)}
+        return {**sizes, **await bench.drive([pages, storm], loops), "storm": storm.summary()}
 
 
 async def overload(bench: Bench) -> dict[str, Any]:
     """N clients (10x the storm) POST their logins at the same instant, then keep logging in
-    (honouring Retry-After) until D seconds pass; answers still pending end at the timeout.
-
-    No balancing here: a burst is what the server must cope with, however it lands.
-    """
-    options = bench.options
-    names, password = bench.users.usernames, bench.users.password
-    count = options.overload_concurrency
-    clients = [open_client(bench.app.base_url, options.timeout) for _ in range(count)]
-    try:
+    (honouring Retry-After) for D seconds. Not balanced: a burst lands as it will."""
+    count = bench.options.overload_concurrency
+    async with bench.clients(count, balance=None) as clients:
         bench.progress.note(f"overload: {count} clients fetching login forms")
-        prepared = await _bounded([fetch_login_token(c) for c in clients], FORM_FETCH_CONCURRENCY)
-        recorder = Recorder("overload")
-        budget = Budget.for_seconds(options.duration, options.max_requests)
-        go = asyncio.Event()
+        prepared = await bounded([c.login_form() for c in clients], FORM_FETCH_CONCURRENCY)
+        recorder, budget, go = Recorder("overload"), bench.budget(), asyncio.Event()
 
-        async def client_run(
-            client: aiohttp.ClientSession, token: str | None, rng: random.Random
-        ) -> None:
+        async def client_run(client: Client, token: str | None) -> None:
             await go.wait()
             if token is not None and budget.take(1):
-                outcome = await submit_login(client, rng.choice(names), password, token)
+                outcome = await client.post_login(token)
                 recorder.record(outcome)
-                await honour_retry_after(outcome, budget)
-            await login_loop(client, names, password, budget, recorder, rng)
+                await budget.honour_retry_after(outcome)
+            await client.login_loop(budget, recorder)
 
-        runs = [
-            client_run(client, token, bench.client_rng())
-            for client, (_, token) in zip(clients, prepared, strict=True)
-        ]
         for page, token in prepared:
             if token is None:
                 recorder.record(page)  # a client that could not even get the form
+        runs = [client_run(c, token) for c, (_, token) in zip(clients, prepared, strict=True)]
         go.set()
-        resources = await _drive(bench.progress, bench.app, [recorder], options.duration, runs)
-    finally:
-        await close_clients(clients)
-    return {"clients": count, **recorder.summary(), "resources": resources}
+        return {"clients": count, **await bench.drive([recorder], runs)}
 
 
-async def _form_token(client: aiohttp.ClientSession, token: str | None) -> str | None:
-    """``token``, or a fresh login form's when there is none."""
-    if token is not None:
-        return token
-    _, fetched = await fetch_login_token(client)
-    return fetched
-
-
-def _allowance_requests(limit_per_minute: int, clients: int) -> int:
-    """Requests enough to use up the per-IP allowance (GET + POST per success, and the answers
-    in flight when the first 429 comes), yet bounded if the limit never answers."""
-    return 4 * (limit_per_minute + clients)
-
-
-async def throttled_burst(bench: Bench, limit_per_minute: int) -> dict[str, Any]:
+async def throttled_burst(bench: Bench) -> dict[str, Any]:
     """THROTTLED_CLIENTS clients, all 127.0.0.1, POST /login with valid CSRF tokens, ignoring
-    Retry-After: first until the per-IP limit answers 429 (the allowance: those logins run
-    argon2), then for D seconds or THROTTLED_MAX_REQUESTS requests with the server watched, so
-    the CPU per 429 holds none of the allowance's argon2 work.
-    """
-    options = bench.options
-    names, password = bench.users.usernames, bench.users.password
-    clients = [open_client(bench.app.base_url, options.timeout) for _ in range(THROTTLED_CLIENTS)]
-    try:
-        await _balanced(clients, bench.app, "/healthz")
+    Retry-After: first until the per-IP limit answers 429 (the allowance, whose logins run
+    argon2), then for D seconds with the server watched, so the CPU per 429 holds no argon2."""
+    limit = bench.settings.THROTTLE_LOGIN_PER_MINUTE
+    async with bench.clients(THROTTLED_CLIENTS) as clients:
         bench.progress.note(
-            f"limiter: {len(clients)} clients using up the allowance "
-            f"({limit_per_minute} logins/minute per IP)"
+            f"limiter: {len(clients)} clients using up the allowance ({limit} logins/minute per IP)"
         )
-        allowance = AnswerRecorder("allowance")
-        allowance_budget = Budget.for_seconds(
-            PREPARE_TIMEOUT_SECONDS, _allowance_requests(limit_per_minute, len(clients))
-        )
-
-        def limited() -> bool:
-            return allowance.answered(429) > 0
-
-        rngs = [bench.client_rng() for _ in clients]
+        # Requests enough for GET + POST per success and the answers in flight at the first
+        # 429, yet bounded if the limit never answers.
+        allowance = Recorder("allowance")
+        budget = Budget(PREPARE_TIMEOUT_SECONDS, 4 * (limit + len(clients)))
         tokens = await asyncio.gather(
-            *(
-                login_post_loop(c, names, password, allowance_budget, allowance, rng, stop=limited)
-                for c, rng in zip(clients, rngs, strict=True)
-            )
+            *(c.flood(budget, allowance, until_429=True) for c in clients)
         )
         allowance.finish()
-        # A client whose last answer was a 303 needs a new form: fetched here, not in the burst.
-        tokens = await _bounded(
-            [_form_token(c, token) for c, token in zip(clients, tokens, strict=True)],
-            len(clients),
-        )
-        burst = AnswerRecorder("limiter 429")
-        budget = Budget.for_seconds(
-            options.duration, min(THROTTLED_MAX_REQUESTS, options.max_requests)
-        )
-        loops = [
-            login_post_loop(c, names, password, budget, burst, rng, token=token)
-            for c, rng, token in zip(clients, rngs, tokens, strict=True)
-        ]
-        resources = await _drive(bench.progress, bench.app, [burst], options.duration, loops)
-    finally:
-        await close_clients(clients)
-    return _throttled_summary(len(clients), limit_per_minute, allowance, burst, resources)
-
-
-def _throttled_summary(
-    clients: int,
-    limit_per_minute: int,
-    allowance: AnswerRecorder,
-    burst: AnswerRecorder,
-    resources: dict[str, Any],
-) -> dict[str, Any]:
-    """The burst's JSON form: 303s before and after the limit, 429s with and without
-    Retry-After (both phases), and the latency and server CPU of the burst's 429s alone."""
-    retry_afters = allowance.retry_afters + burst.retry_afters
+        burst = Recorder("limiter 429")
+        budget = bench.budget(min(THROTTLED_MAX_REQUESTS, bench.options.max_requests))
+        loops = [c.flood(budget, burst, token) for c, token in zip(clients, tokens, strict=True)]
+        result = await bench.drive([burst], loops)
+    retries = allowance.retry_afters + burst.retry_afters
     without = "429 no Retry-After"
     return {
-        "clients": clients,
-        "limit_per_minute": limit_per_minute,
+        "clients": len(clients),
+        "limit_per_minute": limit,
         "served_before_limit": allowance.answered(303),
         "served_after_limit": burst.answered(303),
         "count_429": allowance.statuses["429"] + burst.statuses["429"],
         "count_429_without_retry_after": allowance.statuses[without] + burst.statuses[without],
-        "retry_after_s": {
-            "min": min(retry_afters, default=None),
-            "max": max(retry_afters, default=None),
-        },
-        "latency_429_ms": burst.answer_latency_ms(429),
-        "server_cpu_ms_per_429": server_cpu_ms_per(resources, burst.answered(429)),
+        "retry_after_s": {"min": min(retries, default=None), "max": max(retries, default=None)},
+        "latency_429_ms": percentiles_ms(burst.answer_latencies.get(429, []), 50, 99),
+        "server_cpu_ms_per_429": server.server_cpu_ms_per(result["resources"], burst.answered(429)),
         "allowance": allowance.summary(),
-        "burst": {**burst.summary(), "resources": resources},
+        "burst": result,
     }

@@ -1,180 +1,206 @@
-"""Run an ASGI app under hypercorn as the README does, on a free loopback port, and stop it.
+"""The servers under test, watched with psutil (the shared launcher starts and stops them).
 
-The server gets its own process group, so stopping it reaches the workers as well.
+CPU time shows which side was the bottleneck (a client near one full core, or a server near the
+rest); PostgreSQL and Redis here are the deployment's too, so their CPU is shown apart.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
+import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
 
+import aiohttp
 import psutil
 
-from bench.appenv import HYPERCORN_TOML, PROJECT_ROOT
-from bench.procstats import role_of
+from quart_app.testing.server import LiveServer
 
-STARTUP_TIMEOUT_SECONDS = 30.0
-SHUTDOWN_TIMEOUT_SECONDS = 15.0  # hypercorn.toml's graceful_timeout is 10 s
-LOG_TAIL_CHARS = 3000
-
-
-class ServerError(RuntimeError):
-    """The server did not start or answer its health check."""
+MIB = 1024 * 1024
+SERVICE_PROCESS_NAMES = frozenset({"postgres", "redis-server"})  # every backend is "postgres"
+BALANCE_ATTEMPTS_PER_CLIENT = 10
 
 
-def free_loopback_port() -> int:
-    """A 127.0.0.1 port that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def processes(server: LiveServer | None) -> list[tuple[psutil.Process, str]]:
+    """The master and every process under it, each with its role (a helper is
+    multiprocessing's resource tracker); none without a server."""
+    if server is None:
+        return []
+    try:
+        root = psutil.Process(server.process.pid)
+        children = root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = [(root, "master")]
+    for child in children:
+        try:
+            helper = "resource_tracker" in " ".join(child.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            helper = True
+        found.append((child, "helper" if helper else "worker"))
+    return found
 
 
-class Server:
-    """``hypercorn --config hypercorn.toml APP --bind 127.0.0.1:PORT`` with a health wait."""
+def _peer_ports(process: psutil.Process, port: int, at_local_end: bool) -> list[int]:
+    """The other end's port of each established TCP connection of ``process`` that has
+    ``port`` at its local end (or at its remote end)."""
+    try:
+        connections = process.net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
+    established = [c for c in connections if c.status == psutil.CONN_ESTABLISHED and c.raddr]
+    ends = [(c.laddr, c.raddr) if at_local_end else (c.raddr, c.laddr) for c in established]
+    return [other.port for end, other in ends if end and end.port == port]
 
-    def __init__(
-        self,
-        name: str,
-        app_path: str,
-        *,
-        env: dict[str, str],
-        log_path: Path,
-        health_path: str,
-    ) -> None:
-        self.name = name
-        self.app_path = app_path
-        self.env = env
-        self.log_path = log_path
-        self.health_path = health_path
-        self.port = free_loopback_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+def connections_per_worker(server: LiveServer) -> dict[int, list[int]]:
+    """The client ports of each worker's open connections, by worker pid."""
+    workers = {process.pid: process for process, role in processes(server) if role == "worker"}
+    return {pid: _peer_ports(workers[pid], server.port, True) for pid in sorted(workers)}
 
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise ServerError(f"{self.name} server is not running")
-        return self.process.pid
 
-    def start(self) -> None:
-        """Start hypercorn and return once the health path answers 200 (bounded)."""
-        command = [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--config",
-            str(HYPERCORN_TOML),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            self.app_path,
-        ]
-        with self.log_path.open("wb") as log_file:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                command,
-                cwd=PROJECT_ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_until_healthy()
+def idle_memory(server: LiveServer) -> dict[str, Any]:
+    """RSS of each live server process, with its role, and their sum."""
+    found = []
+    for process, role in processes(server):
+        try:
+            found.append((process.pid, role, process.memory_info().rss))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return {
+        "idle_total_mib": round(sum(rss for _, _, rss in found) / MIB, 1),
+        "idle_processes": [
+            {"pid": pid, "role": role, "rss_mib": round(rss / MIB, 1)} for pid, role, rss in found
+        ],
+        "idle_worker_mib": [round(rss / MIB, 1) for _, role, rss in found if role == "worker"],
+    }
 
-    def _wait_until_healthy(self) -> None:
-        # No proxies: the bench talks to 127.0.0.1 only, whatever http_proxy says.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        url = self.base_url + self.health_path
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                break
-            try:
-                with opener.open(url, timeout=2.0) as response:
-                    if response.status == 200:
-                        return
-                    last = f"status {response.status}"
-            except urllib.error.HTTPError as error:
-                last = f"status {error.code}"
-            except OSError as error:
-                last = repr(error)
-            time.sleep(0.1)
-        code = None if self.process is None else self.process.poll()
-        raise ServerError(
-            f"{self.name} server at {url} never became healthy (exit code {code}, last: {last});"
-            f" end of its log {self.log_path}:\n{self.log_tail()}"
+
+async def _reconnect(client: aiohttp.ClientSession, path: str, server_port: int) -> int | None:
+    """Close the client's connection, GET ``path`` on a new one and return its local port, found
+    as the connection this process did not have before (aiohttp pools a small answer's
+    connection before the caller could look at it)."""
+    me = psutil.Process()
+    async with client.get(path, allow_redirects=False, headers={"Connection": "close"}) as answer:
+        await answer.read()
+    before = set(_peer_ports(me, server_port, False))
+    async with client.get(path, allow_redirects=False) as response:
+        await response.read()
+    opened = set(_peer_ports(me, server_port, False)) - before
+    return opened.pop() if len(opened) == 1 else None
+
+
+async def balance_connections(
+    clients: Sequence[aiohttp.ClientSession], server: LiveServer, path: str
+) -> None:
+    """Spread the clients' keep-alive connections evenly over the workers: they share one
+    listening socket and whichever wakes first accepts, so a few long-lived connections often
+    all land on one worker. A client on a crowded worker reconnects until the spread is even."""
+    ports = [await _reconnect(client, path, server.port) for client in clients]
+    for _ in range(BALANCE_ATTEMPTS_PER_CLIENT * len(clients)):
+        owners = connections_per_worker(server)
+        if len(owners) < 2:
+            return
+        fair_share = -(-len(clients) // len(owners))  # ceiling division
+        # The clients on the most crowded worker, by their index.
+        crowded = max(
+            ([i for i, port in enumerate(ports) if port in held] for held in owners.values()),
+            key=len,
         )
+        if len(crowded) <= fair_share:
+            return
+        ports[crowded[0]] = await _reconnect(clients[crowded[0]], path, server.port)
 
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-LOG_TAIL_CHARS:]
-        except OSError:
-            return "(no log)"
 
-    def processes(self) -> list[psutil.Process]:
-        """The master and every process under it (workers, multiprocessing helpers)."""
-        try:
-            root = psutil.Process(self.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+def _cpu_seconds(process: psutil.Process) -> float | None:
+    try:
+        times = process.cpu_times()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return float(times.user + times.system)
 
-    def workers(self) -> list[psutil.Process]:
-        """The worker processes (children that are not multiprocessing helpers)."""
-        return [p for p in self.processes()[1:] if role_of(p, self.pid) == "worker"]
 
-    def connection_owners(self) -> dict[int, int]:
-        """Which worker holds each open client connection: client port -> worker pid."""
-        owners: dict[int, int] = {}
-        for worker in self.workers():
+def service_cpu_seconds() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL and Redis process on this machine, by pid."""
+    names = SERVICE_PROCESS_NAMES
+    found = {
+        p.pid: _cpu_seconds(p) for p in psutil.process_iter(["name"]) if p.info["name"] in names
+    }
+    return {pid: seconds for pid, seconds in found.items() if seconds is not None}
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, every process)."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+@contextmanager
+def resource_watch(server: LiveServer | None) -> Iterator[dict[str, Any]]:
+    """The server's peak RSS (sampled in a thread every 100 ms, whatever the event loop does)
+    and every side's CPU while the block runs, in the dict yielded, filled at the end."""
+    usage: dict[str, Any] = {}
+    totals: list[int] = []  # each sample's summed RSS
+    first: dict[int, float] = {}  # CPU seconds by server process: when first and last seen
+    last: dict[int, float] = {}
+    workers: set[int] = set()
+    stop = threading.Event()
+
+    def sample() -> None:
+        total = 0
+        for process, role in processes(server):
             try:
-                connections = worker.net_connections(kind="tcp")
+                total += process.memory_info().rss
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-            for connection in connections:
-                if (
-                    connection.status == psutil.CONN_ESTABLISHED
-                    and connection.laddr
-                    and connection.laddr.port == self.port
-                    and connection.raddr
-                ):
-                    owners[connection.raddr.port] = worker.pid
-        return owners
+            seconds = _cpu_seconds(process)
+            if seconds is not None:
+                # A process first seen mid-run (a restarted worker) counts from zero.
+                first.setdefault(process.pid, seconds if not totals else 0.0)
+                last[process.pid] = seconds
+                if role == "worker":
+                    workers.add(process.pid)
+        totals.append(total)
 
-    def connections_per_worker(self) -> list[int]:
-        """Open client connections on each worker, in pid order."""
-        counts = dict.fromkeys(sorted(w.pid for w in self.workers()), 0)
-        for pid in self.connection_owners().values():
-            counts[pid] = counts.get(pid, 0) + 1
-        return list(counts.values())
+    def sample_loop() -> None:
+        while not stop.wait(0.1):
+            sample()
 
-    def stop(self) -> None:
-        """SIGTERM the process group, wait for the graceful shutdown, then SIGKILL what is left."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            _signal_group(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
-        _signal_group(process.pid, signal.SIGKILL)  # no worker may outlive its master
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    started, client_before = time.monotonic(), time.process_time()
+    # Services are listed at both ends only (walking every process each 100 ms would cost the
+    # client): a backend started meanwhile counts from zero, one that ended is missed.
+    busy_before, services_before = machine_busy_seconds(), service_cpu_seconds()
+    sample()
+    thread = threading.Thread(target=sample_loop, name="rss-sampler", daemon=True)
+    thread.start()
     try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
+        yield usage
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
+        sample()
+    wall = max(time.monotonic() - started, 1e-9)
+    used = {pid: last[pid] - first[pid] for pid in last}
+    server_cpu = sum(used.values())
+    client_cpu = time.process_time() - client_before
+    busy = machine_busy_seconds() - busy_before
+    services = service_cpu_seconds()
+    service_cpu = sum(seconds - services_before.get(pid, 0.0) for pid, seconds in services.items())
+    other_cpu = max(0.0, busy - client_cpu - service_cpu - server_cpu)
+    usage.update(
+        wall_s=round(wall, 3),
+        peak_rss_mib=round(max(totals) / MIB, 1),
+        rss_samples=len(totals),
+        server_cpu_cores=round(server_cpu / wall, 2),
+        server_cpu_s=round(server_cpu, 3),  # a cost per answer divides it
+        client_cpu_cores=round(client_cpu / wall, 2),
+        service_cpu_cores=round(service_cpu / wall, 2),
+        worker_cpu_cores=[round(used[pid] / wall, 2) for pid in sorted(workers)],
+        other_cpu_cores=round(other_cpu / wall, 2),
+    )
+
+
+def server_cpu_ms_per(resources: Mapping[str, Any], count: int) -> float | None:
+    """Server CPU milliseconds per answer (a login, a 429), whichever core it ran on."""
+    return round(float(resources["server_cpu_s"]) * 1000 / count, 2) if count > 0 else None
