@@ -63,7 +63,7 @@ async def write_lock_held(database_url: str) -> AsyncIterator[None]:
             if engine.url.get_backend_name() == "sqlite":
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
             else:
-                await connection.execute(text("LOCK TABLE throttle_counters IN EXCLUSIVE MODE"))
+                await connection.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE"))
             yield
             await connection.rollback()
     finally:
