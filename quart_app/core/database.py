@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from quart import Quart, g
-from sqlalchemy import event, text
+from sqlalchemy import Select, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from quart_app.core.hot_reads import DatabaseUnavailable, HotReads, open_hot_reads
 from quart_app.core.schema import ensure_schema
 from quart_app.state import DATABASE, get_database, set_state
 
@@ -28,7 +30,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # alembic's own table: the one every schema has, whichever features it holds.
 _WRITE_PROBE = text("UPDATE alembic_version SET version_num = version_num WHERE version_num = ''")
 # What "the database is unreachable or overloaded" looks like: answered with 503, never 500.
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeoutError, OSError)
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    DBAPIError,
+    PoolTimeoutError,
+    OSError,
+    DatabaseUnavailable,
+)
 
 
 def default_database_url(instance_path: str) -> str:
@@ -85,6 +92,7 @@ class Database:
         self.max_overflow = max_overflow
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self.hot_reads: HotReads | None = None
 
     async def start(self) -> None:
         self.engine = make_engine(
@@ -94,6 +102,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         try:
             await ensure_schema(self.engine)
+            self.hot_reads = await open_hot_reads(self.engine, self.url, SQLITE_BUSY_TIMEOUT_MS)
         except BaseException:
             await self.stop()  # no pooled connections left behind by a refused start
             raise
@@ -103,6 +112,15 @@ class Database:
         if self.engine is None:
             raise RuntimeError("database not started: run the app through its serving hooks")
         return self.engine.connect()
+
+    async def read_one(
+        self, statement: Select[Any], values: Mapping[str, Any]
+    ) -> Sequence[Any] | None:
+        """One row of a hot-path SELECT straight from the driver (``hot_reads``), or None; the
+        columns come undecoded (timestamps through ``hot_reads.as_utc``)."""
+        if self.hot_reads is None:
+            raise RuntimeError("database not started: run the app through its serving hooks")
+        return await self.hot_reads.fetch_one(statement, values)
 
     async def check_writable(self) -> None:
         """Raise unless a write could start now; the probe is rolled back and changes nothing.
@@ -115,6 +133,9 @@ class Database:
             await connection.rollback()
 
     async def stop(self) -> None:
+        if self.hot_reads is not None:
+            await self.hot_reads.close()
+            self.hot_reads = None
         if self.engine is not None:
             await self.engine.dispose()
         self.engine = None

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from quart_auth import Action, AuthUser, current_user
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quart_app.config import Settings
 from quart_app.core.clock import utcnow
-from quart_app.core.database import DATABASE_ERRORS
+from quart_app.core.database import DATABASE_ERRORS, Database
 from quart_app.sessions.store import (
     SignedIn,
     delete_session,
-    find_session,
     is_expired,
+    look_up_session,
     needs_touch,
     touch_session,
 )
@@ -40,11 +39,8 @@ class SessionUser(AuthUser):
             # Marked first: if the database fails, the error propagates once (a 503 page) and
             # that page then renders as signed out instead of failing the same way again.
             self._resolved = True
-            settings = get_settings()
-            # A bare connection, not the request's ORM session: this runs on every signed-in
-            # request, and the ORM layers would be most of its cost.
-            async with get_database().connect() as connection:
-                self._signed_in = await resolve_session(connection, self.auth_id or "", settings)
+            token, database = self.auth_id or "", get_database()
+            self._signed_in = await resolve_session(database, token, get_settings())
             if self._signed_in is None and self.action is Action.PASS:
                 self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
         return self._signed_in
@@ -54,28 +50,27 @@ class SessionUser(AuthUser):
         return await self.load() is not None
 
 
-async def resolve_session(
-    connection: AsyncConnection, token: str, settings: Settings
-) -> SignedIn | None:
+async def resolve_session(database: Database, token: str, settings: Settings) -> SignedIn | None:
     """The live session behind ``token``, or None; the signed-in lookup of every page.
 
-    This lookup owns its unit of work, on a connection of its own: an expired row is deleted on
-    sight, and ``last_seen_at`` written at most once per SESSION_TOUCH_INTERVAL, each committed
-    after the read's transaction has ended (a SQLite reader cannot wait to become a writer).
+    The read goes straight to the driver, outside any transaction (``core.hot_reads``). This
+    lookup owns its writes, each on an engine connection of its own and committed there: an
+    expired row is deleted on sight, and ``last_seen_at`` written at most once per
+    SESSION_TOUCH_INTERVAL.
     """
-    signed_in = await find_session(connection, token)
+    signed_in = await look_up_session(database, token)
     if signed_in is None:
         return None
     now = utcnow()
     if is_expired(signed_in, now, settings):
-        await connection.commit()
-        await delete_session(connection, signed_in.id)
-        await connection.commit()
+        async with database.connect() as connection:
+            await delete_session(connection, signed_in.id)
+            await connection.commit()
         return None
     if needs_touch(signed_in, now, settings):
-        await connection.commit()
-        await touch_session(connection, signed_in, now, settings)
-        await connection.commit()
+        async with database.connect() as connection:
+            await touch_session(connection, signed_in, now, settings)
+            await connection.commit()
     return signed_in
 
 

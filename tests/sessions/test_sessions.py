@@ -14,6 +14,7 @@ import quart_app.sessions.store as sessions_module
 from quart_app.accounts.models import User
 from quart_app.accounts.users import create_user
 from quart_app.config import Settings
+from quart_app.core.database import Database
 from quart_app.core.tokens import token_digest
 from quart_app.sessions.current_user import resolve_session
 from quart_app.sessions.models import UserSession
@@ -34,6 +35,11 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 async def db(app: Quart) -> AsyncIterator[AsyncSession]:
     async with get_database(app).sessionmaker() as db:
         yield db
+
+
+@pytest.fixture
+def database(app: Quart) -> Database:
+    return get_database(app)
 
 
 @pytest.fixture
@@ -74,79 +80,81 @@ async def test_only_a_digest_of_the_token_is_stored(
 
 
 async def test_resolve_returns_session_with_user_fields(
-    db: AsyncSession, user: User, settings: Settings
+    database: Database, db: AsyncSession, user: User, settings: Settings
 ) -> None:
     token = await issue(db, user, settings)
-    signed_in = await resolve_session(db, token, settings)
+    signed_in = await resolve_session(database, token, settings)
     assert signed_in is not None
     assert signed_in.username == "alice" and signed_in.user_id == user.id
-    assert await resolve_session(db, token + "x", settings) is None
-    assert await resolve_session(db, "", settings) is None
+    assert await resolve_session(database, token + "x", settings) is None
+    assert await resolve_session(database, "", settings) is None
 
 
 async def test_idle_session_expires_and_row_is_deleted(
-    db: AsyncSession, user: User, settings: Settings, clock: Clock
+    database: Database, db: AsyncSession, user: User, settings: Settings, clock: Clock
 ) -> None:
     token = await issue(db, user, settings)
     clock.advance(seconds=settings.SESSION_IDLE_TIMEOUT - 1)
-    assert await resolve_session(db, token, settings) is not None  # and touches last_seen
+    assert await resolve_session(database, token, settings) is not None  # and touches last_seen
     clock.advance(seconds=settings.SESSION_IDLE_TIMEOUT - 1)
-    assert await resolve_session(db, token, settings) is not None  # activity keeps it alive
+    assert await resolve_session(database, token, settings) is not None  # activity keeps it alive
     clock.advance(seconds=settings.SESSION_IDLE_TIMEOUT)
-    assert await resolve_session(db, token, settings) is None
+    assert await resolve_session(database, token, settings) is None
     db.expire_all()
     assert (await db.execute(select(UserSession))).first() is None
 
 
 async def test_absolute_timeout_ends_even_an_active_session(
-    db: AsyncSession, user: User, settings: Settings, clock: Clock
+    database: Database, db: AsyncSession, user: User, settings: Settings, clock: Clock
 ) -> None:
     token = await issue(db, user, settings)
     step = settings.SESSION_IDLE_TIMEOUT // 2
     for _ in range(settings.SESSION_ABSOLUTE_TIMEOUT // step - 1):
         clock.advance(seconds=step)
-        assert await resolve_session(db, token, settings) is not None
+        assert await resolve_session(database, token, settings) is not None
     clock.advance(seconds=2 * step)
-    assert await resolve_session(db, token, settings) is None
+    assert await resolve_session(database, token, settings) is None
 
 
 async def test_remembered_session_survives_idle_but_not_its_duration(
-    db: AsyncSession, user: User, settings: Settings, clock: Clock
+    database: Database, db: AsyncSession, user: User, settings: Settings, clock: Clock
 ) -> None:
     token = await issue(db, user, settings, remember=True)
     clock.advance(days=29)
-    assert await resolve_session(db, token, settings) is not None
+    assert await resolve_session(database, token, settings) is not None
     clock.advance(days=1, seconds=1)
-    assert await resolve_session(db, token, settings) is None
+    assert await resolve_session(database, token, settings) is None
 
 
 async def test_last_seen_written_at_most_once_per_interval(
-    db: AsyncSession, user: User, settings: Settings, clock: Clock
+    database: Database, db: AsyncSession, user: User, settings: Settings, clock: Clock
 ) -> None:
     token = await issue(db, user, settings)
     issued_at = (await stored_row(db)).last_seen_at
     clock.advance(seconds=settings.SESSION_TOUCH_INTERVAL - 1)
-    await resolve_session(db, token, settings)
+    await resolve_session(database, token, settings)
     assert (await stored_row(db)).last_seen_at == issued_at
     clock.advance(seconds=2)
-    await resolve_session(db, token, settings)
+    await resolve_session(database, token, settings)
     assert (await stored_row(db)).last_seen_at == clock.now
 
 
-async def test_revoke_deletes_the_row(db: AsyncSession, user: User, settings: Settings) -> None:
+async def test_revoke_deletes_the_row(
+    database: Database, db: AsyncSession, user: User, settings: Settings
+) -> None:
     token = await issue(db, user, settings)
     await revoke_session_token(db, token)
     await db.commit()  # services stage, the caller commits
-    assert await resolve_session(db, token, settings) is None
+    assert await resolve_session(database, token, settings) is None
 
 
 async def test_deleting_user_deletes_sessions(
-    db: AsyncSession, user: User, settings: Settings
+    database: Database, db: AsyncSession, user: User, settings: Settings
 ) -> None:
     token = await issue(db, user, settings)
     await db.delete(user)
     await db.commit()
-    assert await resolve_session(db, token, settings) is None
+    assert await resolve_session(database, token, settings) is None
     assert (await db.execute(select(UserSession))).first() is None
 
 

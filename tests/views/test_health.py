@@ -33,8 +33,11 @@ async def test_database_outage_gives_503_not_500(
         assert (await auth.register("alice")).status_code == 303
         token = await auth.csrf("/login")
 
-        # Take the database away: close pooled connections, and put a folder where the file was.
-        await get_database(app).engine.dispose()
+        # Take the database away: close pooled connections and the hot-path reader's, and put
+        # a folder where the file was.
+        database = get_database(app)
+        await database.engine.dispose()
+        await database.hot_reads.close()
         for path in tmp_path.glob("test.db*"):
             path.unlink()
         (tmp_path / "test.db").mkdir()
