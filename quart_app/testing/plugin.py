@@ -114,15 +114,15 @@ class SignedInClient(QuartClient):
         return await super().open(path, *args, **kwargs)
 
     async def csrf_token(self) -> str:
-        """The token a form page would give this client now (made and stored if it has none)."""
+        """The token a form page would give this client now: derived from its sign-in id, or,
+        signed out, the one in its cookie session (made and stored if it has none)."""
         auth_id = self.auth_id()
-        binding = "" if auth_id is None else csrf.binding_for(auth_id)
+        if auth_id is not None:
+            return csrf.token_for_session(auth_id, self.app.secret_key or "")
         async with self.session_transaction() as session:
             token = session.get(csrf.SESSION_KEY)
-            if not isinstance(token, str) or session.get(csrf.BINDING_KEY) != binding:
-                token = csrf.new_token()
-                session[csrf.SESSION_KEY] = token
-                session[csrf.BINDING_KEY] = binding
+            if not isinstance(token, str):
+                token = session[csrf.SESSION_KEY] = csrf.new_token()
         return token
 
     def auth_id(self) -> str | None:

@@ -1,65 +1,94 @@
-"""CSRF protection: a random token bound to the signed-in session, and a same-origin check.
+"""CSRF protection: a token tied to the browser's session, and a same-origin check.
 
 Every unsafe request needs the token. SameSite=Lax cookies already stop most cross-site POSTs;
 the token also covers older browsers and same-site (sibling subdomain) attackers, and the
 Origin / Sec-Fetch-Site check refuses what a browser says came from another site.
+
+Signed in, the token is derived from the sign-in id (an HMAC under the secret key), so it is
+bound to that session, changes when its id does, needs no storage and no second cookie: a
+signed-in page never opens or re-signs Quart's cookie session. Signed out (the login and
+registration forms), it is a random value kept in Quart's cookie session.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from quart import Quart, request, session
+from quart import Quart, current_app, request, session
 from quart_auth import Action, current_user
 from werkzeug.exceptions import BadRequest
 
 from quart_app.web.forms import field, read_form
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-SESSION_KEY = "csrf_token"
-BINDING_KEY = "csrf_for"
+SESSION_KEY = "csrf_token"  # Quart's session: the signed-out token
 FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
+_DERIVATION_LABEL = b"quart-app csrf token v1:"
 
 
 class CSRFError(BadRequest):
     description = "The form had expired or did not come from this site. Please try again."
 
 
-def session_binding() -> str:
-    """Who the token belongs to: a digest of this request's sign-in id ("" when signed out).
+def signed_in_id() -> str | None:
+    """This request's sign-in id, or None when signed out.
 
-    Stored beside the token in Quart's cookie, so a token (and its cookie) planted from
-    another browser's session is refused with this one's sign-in cookie. A digest, not the id:
-    that cookie must not carry a copy of the sign-in secret.
+    DELETE: this response clears a dead session's cookie, so the next request comes without it
+    and must find a signed-out token.
     """
-    auth_id = current_user.auth_id
-    # DELETE: this response clears a dead session's cookie, so the next request comes without.
-    if auth_id is None or current_user.action is Action.DELETE:
-        return ""
-    return binding_for(auth_id)
+    if current_user.action is Action.DELETE:
+        return None
+    return current_user.auth_id
 
 
-def binding_for(auth_id: str) -> str:
-    """The binding stored beside a token issued to the session whose sign-in id is ``auth_id``."""
-    return hashlib.sha256(b"csrf-binding:" + auth_id.encode()).hexdigest()[:32]
+def token_for_session(auth_id: str, secret_key: str | bytes) -> str:
+    """The token of the session whose sign-in id is ``auth_id``: an HMAC of it, which reveals
+    nothing of the id, under a key only the servers hold."""
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    digest = hmac.new(key, _DERIVATION_LABEL + auth_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _signing_keys() -> Iterable[str | bytes]:
+    """The secret key, then its fallbacks: a page served before a key rotation still posts."""
+    yield current_app.secret_key or ""
+    yield from current_app.config.get("SECRET_KEY_FALLBACKS") or ()
 
 
 def csrf_token() -> str:
-    """This session's token, created on first use (a template global for hidden form fields)."""
+    """This browser's token (a template global for hidden form fields)."""
+    auth_id = signed_in_id()
+    if auth_id is not None:
+        return token_for_session(auth_id, current_app.secret_key or "")
     token = session.get(SESSION_KEY)
-    binding = session_binding()
-    if not isinstance(token, str) or session.get(BINDING_KEY) != binding:
-        token = new_token()
-        session[SESSION_KEY] = token
-        session[BINDING_KEY] = binding
+    if not isinstance(token, str):
+        token = session[SESSION_KEY] = new_token()
     return token
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _matches(sent: str, expected: str) -> bool:
+    # Constant-time comparison: no timing oracle for guessing the token byte by byte.
+    return secrets.compare_digest(sent.encode(), expected.encode())
+
+
+def is_valid_token(sent: str) -> bool:
+    """Whether ``sent`` is this browser's token: derived from its sign-in id under the current
+    or a fallback key, or, signed out, the one in its Quart session."""
+    auth_id = signed_in_id()
+    if auth_id is not None:
+        return any(_matches(sent, token_for_session(auth_id, key)) for key in _signing_keys())
+    expected = session.get(SESSION_KEY)
+    return isinstance(expected, str) and _matches(sent, expected)
 
 
 def is_cross_site() -> bool:
@@ -78,20 +107,14 @@ def is_cross_site() -> bool:
 
 
 async def check_csrf() -> None:
-    """Refuse unsafe requests from another site, or whose token is missing, wrong, or bound to
-    another session."""
+    """Refuse unsafe requests from another site, or whose token is missing or not this
+    browser's (another session's, or one that ended)."""
     if request.method in SAFE_METHODS:
         return
     if is_cross_site():
         raise CSRFError()
-    expected = session.get(SESSION_KEY)
     sent = request.headers.get(HEADER) or field(await read_form(), FORM_FIELD)
-    if not isinstance(expected, str) or not sent:
-        raise CSRFError()
-    if session.get(BINDING_KEY) != session_binding():
-        raise CSRFError()
-    # Constant-time comparison: no timing oracle for guessing the token byte by byte.
-    if not secrets.compare_digest(sent.encode(), expected.encode()):
+    if not sent or not is_valid_token(sent):
         raise CSRFError()
 
 

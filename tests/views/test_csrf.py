@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from quart import Quart
 
-from tests.support.auth import PASSWORD, AuthActions, Client, users_and_sessions
+from tests.support.auth import PASSWORD, AuthActions, Client, csrf_from, users_and_sessions
 
 FORMS = {
     "/register": {"username": "mallory", "password": PASSWORD},
@@ -72,13 +72,12 @@ def cookie_value(client: Client, name: str) -> str:
     return next(cookie.value for cookie in client.cookie_jar if cookie.name == name)  # type: ignore[union-attr]
 
 
-async def test_a_token_planted_from_another_session_is_refused(app: Quart) -> None:
-    """Mallory's own CSRF cookie and token, planted beside Alice's sign-in cookie."""
+async def test_another_sessions_token_is_refused(app: Quart) -> None:
+    """Mallory's valid token, from her own signed-in page, sent with Alice's sign-in cookie."""
     alice, mallory = AuthActions(app.test_client()), AuthActions(app.test_client())
     await alice.register("alice")
     await mallory.register("mallory")
     mallory_token = await mallory.csrf("/account/password")
-    alice.client.set_cookie("localhost", "flash_csrf", cookie_value(mallory.client, "flash_csrf"))
     before = await users_and_sessions(app)
     response = await alice.client.post("/logout", form={"csrf_token": mallory_token})
     assert response.status_code == 400
@@ -133,3 +132,29 @@ async def test_a_post_from_this_site_is_accepted(
     token = await auth.csrf("/register")
     form = {"username": "alice", "password": PASSWORD, "csrf_token": token}
     assert (await auth.client.post("/register", form=form, headers=headers)).status_code == 303
+
+
+async def test_signed_in_pages_need_no_cookie_session(app: Quart, auth: AuthActions) -> None:
+    """The signed-out token's cookie goes at sign-in; signed-in pages derive theirs."""
+    await auth.register("alice")
+    await auth.client.get("/")  # shows the welcome flash, the cookie session's last content
+    assert "flash_csrf" not in {cookie.name for cookie in auth.client.cookie_jar}  # type: ignore[union-attr]
+    response = await auth.client.get("/dashboard")
+    assert "flash_csrf" not in response.headers.get("Set-Cookie", "")
+    token = csrf_from(await response.get_data(as_text=True))
+    assert token == await auth.csrf("/account/password")  # the same on every page of a session
+    assert (await auth.client.post("/logout", form={"csrf_token": token})).status_code == 303
+
+
+async def test_a_token_ends_with_its_session_id(app: Quart, auth: AuthActions) -> None:
+    """A password change rotates the session id: a page rendered before it no longer posts."""
+    await auth.register("alice")
+    old_token = await auth.csrf("/account/password")
+    form = {"current_password": PASSWORD, "new_password": PASSWORD + " and more",
+            "csrf_token": old_token}  # fmt: skip
+    assert (await auth.client.post("/account/password", form=form)).status_code == 303
+    response = await auth.client.post("/logout", form={"csrf_token": old_token})
+    assert response.status_code == 400
+    new_token = await auth.csrf("/account/password")
+    assert new_token != old_token
+    assert (await auth.client.post("/logout", form={"csrf_token": new_token})).status_code == 303
