@@ -6,6 +6,7 @@ rest); PostgreSQL and Redis here are the deployment's too, so their CPU is shown
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -136,6 +137,14 @@ def machine_busy_seconds() -> float:
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
+def client_cpu_seconds() -> float:
+    """CPU seconds so far of the client side: this process, and its children that have ended
+    and been waited for (wrk, which a scenario waits for inside its watch). No server is among
+    them meanwhile: each is stopped, and reaped, after its scenarios' watches have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 @contextmanager
 def resource_watch(server: LiveServer | None) -> Iterator[dict[str, Any]]:
     """The server's peak RSS (sampled in a thread every 100 ms, whatever the event loop does)
@@ -167,7 +176,7 @@ def resource_watch(server: LiveServer | None) -> Iterator[dict[str, Any]]:
         while not stop.wait(0.1):
             sample()
 
-    started, client_before = time.monotonic(), time.process_time()
+    started, client_before = time.monotonic(), client_cpu_seconds()
     # Services are listed at both ends only (walking every process each 100 ms would cost the
     # client): a backend started meanwhile counts from zero, one that ended is missed.
     busy_before, services_before = machine_busy_seconds(), service_cpu_seconds()
@@ -183,7 +192,7 @@ def resource_watch(server: LiveServer | None) -> Iterator[dict[str, Any]]:
     wall = max(time.monotonic() - started, 1e-9)
     used = {pid: last[pid] - first[pid] for pid in last}
     server_cpu = sum(used.values())
-    client_cpu = time.process_time() - client_before
+    client_cpu = client_cpu_seconds() - client_before
     busy = machine_busy_seconds() - busy_before
     services = service_cpu_seconds()
     service_cpu = sum(seconds - services_before.get(pid, 0.0) for pid, seconds in services.items())
