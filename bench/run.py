@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
-from bench import appenv, report, scenarios
+from bench import appenv, report, scenarios, seed, wrk
 from bench.load import BenchError, Progress, SeededUsers
 from bench.options import Options, parse_args
 from bench.server import idle_memory, server_cpu_ms_per
@@ -124,11 +124,14 @@ async def _app_scenarios(bench: scenarios.Bench) -> dict[str, Any]:
 
 
 def _one_line(result: Mapping[str, Any]) -> str:
-    return (
+    line = (
         f"ok {result['ok']} ({result['ok_per_s']:.1f}/s), shed {result['shed']}, "
         f"errors {result['errors']}, timeouts {result['timeouts']}, "
         f"p99 {result['latency_ms']['p99']} ms"
     )
+    if "server_cpu_ms_per_request" in result:  # the wrk scenarios
+        line += f", server CPU {result['server_cpu_ms_per_request']} ms/request"
+    return line
 
 
 def _meta(options: Options, settings: Settings, off: Mapping[str, str]) -> dict[str, Any]:
@@ -173,6 +176,7 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
         database_url = options.database_url or default_database_url(str(instance))
         meta = _meta(options, settings, off)
 
+        progress.note(f"wrk: {wrk.executable()} drives ceiling, dashboard and seed")
         progress.note(f"hash limit: {options.verify_runs} argon2 verifies in this process")
         hasher = PasswordHasherPool.from_settings(settings).hasher
         password = normalise_password(appenv.PASSWORD)
@@ -193,6 +197,8 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
             bench = scenarios.Bench(options, progress, hello, scenarios.NO_USERS, settings)
             ceiling = asyncio.run(scenarios.ceiling(bench))
         progress.note(f"ceiling: done ({_one_line(ceiling)})")
+        sync_seed = seed.seed(options, progress, Path(tmp), logs)
+        progress.note(f"seed: done ({_one_line(sync_seed)})")
 
         app, users = run.against_app("app", env, database_url, _app_scenarios)
         if options.database_url:
@@ -219,6 +225,7 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
         "scenarios": {
             "hash_limit": hash_limit,
             "ceiling": ceiling,
+            "seed": sync_seed,
             **{name: app[name] for name in APP_SCENARIOS},
             "limiter": limiter,
             "memory": memory,

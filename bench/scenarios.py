@@ -1,5 +1,6 @@
 """The scenarios: each builds its clients, drives them for D seconds, and returns its JSON form
-(what the clients saw, what the server used meanwhile, how the connections sat on the workers)."""
+(what the clients saw, what the server used meanwhile, how the connections sat on the workers).
+Throughput (ceiling, dashboard) is driven by wrk (bench/wrk.py), the login flows by aiohttp."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from bench import appenv, server
-from bench.load import Budget, Client, Progress, Recorder, SeededUsers, percentiles_ms
+from bench import appenv, server, wrk
+from bench.load import BenchError, Budget, Client, Progress, Recorder, SeededUsers, percentiles_ms
 from bench.options import Options
 from quart_app.config import Settings
 from quart_app.testing.server import LiveServer
@@ -119,11 +120,10 @@ async def bounded(coroutines: Sequence[Coroutine[Any, Any, Any]], limit: int) ->
 
 
 async def ceiling(bench: Bench) -> dict[str, Any]:
-    """Requests/s of the bare hello app, with the dashboard scenario's client set-up."""
-    async with bench.clients(bench.options.dashboard_clients, balance="/") as clients:
-        recorder, budget = Recorder("ceiling"), bench.budget()
-        loops = [c.page_loop("/", budget, recorder) for c in clients]
-        return {"clients": len(clients), **await bench.drive([recorder], loops)}
+    """Requests/s and server CPU per request of the bare hello app: wrk, K connections."""
+    connections = bench.options.dashboard_clients
+    bench.progress.note(f"ceiling: wrk, {connections} connections, {bench.options.duration:g} s")
+    return await wrk.drive(bench.app, "/", connections, bench.options)
 
 
 async def login_storm(bench: Bench) -> dict[str, Any]:
@@ -135,11 +135,20 @@ async def login_storm(bench: Bench) -> dict[str, Any]:
 
 
 async def dashboard(bench: Bench) -> dict[str, Any]:
-    """K signed-in clients on /dashboard for D seconds; a 302 (session lost) is an error."""
-    async with bench.clients(bench.options.dashboard_clients, signed_in=True) as clients:
-        recorder, budget = Recorder("dashboard"), bench.budget()
-        loops = [c.page_loop("/dashboard", budget, recorder) for c in clients]
-        return {"clients": len(clients), **await bench.drive([recorder], loops)}
+    """K sessions signed in through the login form, then wrk on /dashboard with K connections
+    for D seconds, each request with the next session's cookie; a 302 (session lost) is an
+    error. The aiohttp clients are closed first, so only wrk's connections are on the workers."""
+    count = bench.options.dashboard_clients
+    async with bench.clients(count, balance=None, signed_in=True) as clients:
+        # As a browser following the login's redirect: the first page shows (and its answer
+        # clears) the "Signed in" flash, which wrk, deaf to Set-Cookie, would send for ever.
+        pages = await bounded([c.send("GET", "/dashboard", 200) for c in clients], count)
+        for outcome, _ in pages:
+            if outcome.kind != "ok":
+                raise BenchError(f"dashboard: a signed-in GET /dashboard answered {outcome.label}")
+        cookies = [wrk.cookie_header(c.session, bench.app.base_url) for c in clients]
+    bench.progress.note(f"dashboard: {count} sessions signed in; wrk, {count} connections")
+    return await wrk.drive(bench.app, "/dashboard", count, bench.options, cookies)
 
 
 async def isolation(bench: Bench) -> dict[str, Any]:

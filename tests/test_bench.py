@@ -23,6 +23,7 @@ TIMEOUT_SECONDS = 150  # the run itself takes about 20 s; the margin is for a bu
 SCENARIOS = (
     "hash_limit",
     "ceiling",
+    "seed",
     "login_storm",
     "dashboard",
     "isolation",
@@ -46,7 +47,8 @@ LOAD_KEYS = (
 )
 TARGET_KEYS = {
     "logins_per_s",
-    "dashboard_rps",
+    "dashboard_cpu_per_request",
+    "dashboard_vs_seed",
     "isolation_p99",
     "overload_timeouts",
     "overload_other_5xx",
@@ -99,6 +101,7 @@ def test_prints_one_table_and_progress(
     for scenario in (
         "hash limit",
         "ceiling",
+        "seed",
         "login storm",
         "dashboard",
         "isolation",
@@ -107,7 +110,9 @@ def test_prints_one_table_and_progress(
     ):
         assert f"\n{scenario} " in result.stdout
     assert result.stdout.count("targets:") == 1
+    assert "server CPU ms/request" in result.stdout  # beside req/s, for every wrk scenario
     assert "login_storm: done" in result.stderr  # progress goes to stderr, not into the table
+    assert "seed: done" in result.stderr
     assert "limiter: done" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Unclosed" not in result.stderr  # every aiohttp session was closed
@@ -119,14 +124,26 @@ def test_json_has_every_scenario_with_sane_values(
     _, results = bench_run
     scenarios = results["scenarios"]
     assert set(SCENARIOS) <= set(scenarios)
-    for name in ("ceiling", "login_storm", "dashboard", "isolation", "overload"):
+    for name in ("ceiling", "seed", "login_storm", "dashboard", "isolation", "overload"):
         for key in LOAD_KEYS:
             assert key in scenarios[name], f"{name} lacks {key}"
 
-    for name in ("ceiling", "login_storm", "dashboard", "isolation", "overload"):
+    for name in ("ceiling", "seed", "login_storm", "dashboard", "isolation", "overload"):
         cpu = scenarios[name]["resources"]
         for side in ("client", "server", "service", "other"):  # PostgreSQL/Redis apart
             assert cpu[f"{side}_cpu_cores"] >= 0, (name, side)
+    for name in ("ceiling", "dashboard", "seed"):  # driven by wrk, a child of the bench
+        wrk = scenarios[name]
+        assert wrk["client"] == "wrk", name
+        assert wrk["ok_per_s"] > 0, name
+        assert wrk["errors"] == 0, (name, wrk["statuses"])  # no 302: sessions survived
+        assert wrk["statuses"] == {"200": wrk["ok"]}, name
+        assert wrk["server_cpu_ms_per_request"] > 0, name
+        assert wrk["resources"]["client_cpu_cores"] > 0, name  # wrk's CPU is the client's
+        assert wrk["resources"]["server_cpu_s"] > 0, name
+        assert len(wrk["resources"]["worker_cpu_cores"]) == 2, name
+    assert scenarios["dashboard"]["sessions"] == scenarios["seed"]["sessions"] > 0
+    assert scenarios["seed"]["bytes_per_request"] > 0
     assert scenarios["hash_limit"]["verify_ms"] > 0
     assert scenarios["hash_limit"]["ideal_logins_per_s"] > 0
     assert scenarios["ceiling"]["ok_per_s"] > 0
