@@ -15,7 +15,7 @@ SIZES = {  # flag: (full default, --quick default, help)
     "users": (200, 20, "users seeded in the database"),
     "concurrency": (64, 16, "login-storm clients (C)"),
     "duration": (15.0, 3.0, "seconds each timed scenario runs (D)"),
-    "dashboard_clients": (32, 8, "signed-in clients (K)"),
+    "dashboard_clients": (32, 8, "wrk connections and signed-in sessions (K)"),
     "isolation_clients": (4, 2, "dashboard probes in storm"),
     "verify_runs": (20, 5, "argon2 verifies timed for the hash limit"),
 }
