@@ -1,15 +1,27 @@
-"""Load shedding at the ASGI door: while the hash pool is full, hashing forms get a fast 503.
+"""Load shedding at the ASGI door: past the hash pool's capacity, hashing forms get a fast 503.
 
 The check runs before Quart builds a request, routes it, opens a session or parses a form, so
-under a login flood a refusal costs microseconds and waits behind nothing. Whatever slips past
-between this check and the hash is shed by the pool itself (HashPoolBusy, a 503 too).
+under a login flood a refusal costs microseconds and waits behind nothing.
+
+The door counts what it has let in, not only what has reached the pool: in a burst, hundreds of
+POSTs arrive before the first one has parsed its form and queued its hash, and a door that only
+asked the pool let them all in, to be refused later, one by one, behind each other's parsing.
+A request is counted from the moment its body has arrived (a client that dribbles its body holds
+no place) until it is answered, and the forms count too: a form served now comes back as a POST.
+What still slips past is shed by the pool itself (HashPoolBusy, a 503 too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn.typing import (
+    ASGIFramework,
+    ASGIReceiveCallable,
+    ASGIReceiveEvent,
+    ASGISendCallable,
+    Scope,
+)
 from quart import Quart
 
 from quart_app.passwords.hasher import PasswordHasherPool, shed_retry_after
@@ -29,8 +41,30 @@ BUSY_PAGE = """<!doctype html>
 """
 
 
+class _Place:
+    """One admitted request's place in the door's count: taken once its body has arrived, given
+    back when it is answered, never taken after that (a late body message changes nothing)."""
+
+    __slots__ = ("done", "door", "held")
+
+    def __init__(self, door: AdmissionControl) -> None:
+        self.door, self.held, self.done = door, False, False
+
+    def take(self) -> None:
+        if not (self.held or self.done):
+            self.held = True
+            self.door.in_flight += 1
+
+    def give_back(self) -> None:
+        self.done = True
+        if self.held:
+            self.held = False
+            self.door.in_flight -= 1
+
+
 class AdmissionControl:
-    """ASGI middleware answering 503 + Retry-After to hashing POSTs while the pool is full."""
+    """ASGI middleware answering 503 + Retry-After to hashing forms and their POSTs once as
+    many are in flight as the pool can hash and queue (``in_flight``, per worker)."""
 
     def __init__(
         self,
@@ -42,6 +76,7 @@ class AdmissionControl:
         self.app = app
         self.hasher = hasher
         self.paths = frozenset(paths)
+        self.in_flight = 0  # admitted hashing requests not yet answered; this worker's loop only
         self.body = body = BUSY_PAGE.encode()
         self.headers = [
             (name.lower().encode(), value.encode())
@@ -53,27 +88,46 @@ class AdmissionControl:
             }.items()
         ]
 
+    def is_full(self) -> bool:
+        return self.in_flight >= self.hasher.capacity or self.hasher.is_saturated()
+
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
-        if (
+        if not (
             scope["type"] == "http"
             and scope["path"] in self.paths
             and scope["method"] in SHED_METHODS
-            and self.hasher.is_saturated()
         ):
-            retry_after = str(shed_retry_after()).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [*self.headers, (b"retry-after", retry_after)],
-                    "trailers": False,
-                }
-            )
-            await send({"type": "http.response.body", "body": self.body, "more_body": False})
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if self.is_full():
+            await self._refuse(send)
+            return
+        place = _Place(self)
+
+        async def receive_counted() -> ASGIReceiveEvent:
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                place.take()
+            return message
+
+        try:
+            await self.app(scope, receive_counted, send)
+        finally:
+            place.give_back()
+
+    async def _refuse(self, send: ASGISendCallable) -> None:
+        retry_after = str(shed_retry_after()).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [*self.headers, (b"retry-after", retry_after)],
+                "trailers": False,
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 def init_app(app: Quart, headers: dict[str, str]) -> None:

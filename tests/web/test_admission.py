@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from quart_app import create_app
 from quart_app.passwords.hasher import HashPoolBusy, PasswordHasherPool
 from quart_app.state import get_hasher
+from quart_app.web.admission import AdmissionControl
 from tests.support.auth import PASSWORD, AuthActions
 from tests.support.headers import assert_security_headers
 
@@ -162,3 +163,87 @@ async def test_hashing_threads_run_at_lower_priority_than_the_loop() -> None:
         assert seen == [min(loop_niceness + 10, 19)]
     finally:
         pool.shutdown()
+
+
+class Door:
+    """AdmissionControl around an ASGI app that reads its body, then waits for ``gate``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.pool = PasswordHasherPool(
+            time_cost=1, memory_cost=1024, parallelism=1, pool_size=1, queue_limit=capacity - 1
+        )
+        self.gate = asyncio.Event()
+        self.reached = 0  # requests that got past the door
+        self.door = AdmissionControl(self.inner, self.pool, ["/login"], {})
+
+    async def inner(self, scope: Any, receive: Any, send: Any) -> None:
+        self.reached += 1
+        while (await receive()).get("more_body", False):
+            pass
+        await self.gate.wait()
+        await send({"type": "http.response.start", "status": 303, "headers": []})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def post(self, *bodies: dict[str, Any], hold: bool = False) -> list[int]:
+        """POST /login with these body messages (then, ``hold``, a receive that never returns);
+        the statuses sent."""
+        statuses: list[int] = []
+        messages = [{"type": "http.request", **body} for body in bodies]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            if hold:
+                await asyncio.Event().wait()  # the rest of the body never comes
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {"type": "http", "path": "/login", "method": "POST"}
+        await self.door(scope, receive, send)  # type: ignore[arg-type]
+        return statuses
+
+
+async def test_the_door_counts_requests_before_they_reach_the_pool() -> None:
+    """A burst must be refused at the door: the pool alone sees nothing until forms are parsed."""
+    door = Door(capacity=2)
+    admitted = [asyncio.ensure_future(door.post({"body": b"x"})) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    assert door.reached == 2 and door.door.in_flight == 2 and door.pool.admitted == 0
+    assert await door.post({"body": b"x"}) == [503]  # refused without reaching the app
+    assert door.reached == 2
+    door.gate.set()
+    assert await asyncio.gather(*admitted) == [[303], [303]]
+    assert door.door.in_flight == 0
+    assert await door.post({"body": b"x"}) == [303]  # the places are back
+
+
+async def test_a_client_dribbling_its_body_holds_no_place() -> None:
+    door = Door(capacity=1)
+    door.gate.set()
+    slow = asyncio.ensure_future(door.post({"body": b"x", "more_body": True}, hold=True))
+    await asyncio.sleep(0.01)
+    assert door.reached == 1 and door.door.in_flight == 0
+    assert await door.post({"body": b"x"}) == [303]  # admitted beside it
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    assert door.door.in_flight == 0
+
+
+async def test_a_failing_request_gives_its_place_back() -> None:
+    door = Door(capacity=1)
+
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        raise RuntimeError("the app failed")
+
+    door.door.app = failing
+    with pytest.raises(RuntimeError):
+        await door.post({"body": b"x"})
+    assert door.door.in_flight == 0
+    door.door.app = door.inner
+    door.gate.set()
+    assert await door.post({"body": b"x"}) == [303]
