@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from quart_app.accounts.models import User
+from quart_app.core.database import Database
+from quart_app.core.hot_reads import as_utc
 from quart_app.passwords.hasher import PasswordHasherPool
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
@@ -69,6 +71,32 @@ async def find_user(db: AsyncSession, username: str) -> User | None:
         return None
     result = await db.execute(select(User).where(User.username_key == username_key(username)))
     return result.scalar_one_or_none()
+
+
+_USERS = User.__table__
+_BY_KEY = select(
+    _USERS.c.id, _USERS.c.username, _USERS.c.username_key, _USERS.c.password_hash,
+    _USERS.c.created_at,
+).where(_USERS.c.username_key == bindparam("key"))  # fmt: skip
+
+
+async def look_up_user(database: Database, username: str) -> User | None:
+    """``find_user`` for the login form: the same lookup straight from the driver, outside any
+    transaction (``core.hot_reads``). The User is transient, in no ``db``: read its fields, or
+    pass it to ``replace_password_hash``."""
+    if username_problems(normalise_username(username)):
+        return None
+    row = await database.read_one(_BY_KEY, {"key": username_key(username)})
+    if row is None:
+        return None
+    user_id, name, key, password_hash, created_at = row
+    return User(
+        id=user_id,
+        username=name,
+        username_key=key,
+        password_hash=password_hash,
+        created_at=as_utc(created_at),
+    )
 
 
 async def get_user(db: AsyncSession, user_id: int) -> User | None:

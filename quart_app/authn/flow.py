@@ -16,11 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.accounts.models import User
-from quart_app.accounts.users import find_user, replace_password_hash
-from quart_app.core.database import get_db
+from quart_app.accounts.users import find_user, look_up_user, replace_password_hash
+from quart_app.core.database import Database, get_db
 from quart_app.events.log import EventKind, add_event, has_recent_event
 from quart_app.passwords.hasher import PasswordHasherPool
-from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
+from quart_app.state import (
+    get_database,
+    get_hasher,
+    get_settings,
+    get_throttle,
+    get_trusted_proxies,
+)
 from quart_app.throttle.policy import Throttled
 from quart_app.web.client_ip import client_ip
 
@@ -59,6 +65,7 @@ class LoginAttempt:
 async def authenticate(
     db: AsyncSession,
     *,
+    database: Database,
     username: str,
     password: str,
     hasher: PasswordHasherPool,
@@ -69,8 +76,9 @@ async def authenticate(
     Unknown names are verified against a dummy hash so response time does not reveal which names
     exist. A hash made with older parameters is upgraded while the password is at hand.
     """
-    user = await find_user(db, username)
-    await db.commit()  # end the read: no transaction stays open while argon2 runs
+    # Read outside ``db``'s transaction (straight from the driver): none is open while argon2
+    # runs, and ``db`` is used only for a rehash.
+    user = await look_up_user(database, username)
     if len(password) > max_password_length:
         return LoginAttempt(user, ok=False)  # no hash for anyone: nothing to learn from timing
     if user is None:
@@ -118,6 +126,7 @@ async def check_password(username: str, password: str) -> Outcome:
         return AttemptThrottled(throttled.retry_after_seconds)
     attempt = await authenticate(
         get_db(),
+        database=get_database(),
         username=username,
         password=password,
         hasher=get_hasher(),

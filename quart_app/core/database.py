@@ -122,6 +122,14 @@ class Database:
             raise RuntimeError("database not started: run the app through its serving hooks")
         return await self.hot_reads.fetch_one(statement, values)
 
+    async def read_all(
+        self, statement: Select[Any], values: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """Every row of a hot-path SELECT, as ``read_one`` reads it."""
+        if self.hot_reads is None:
+            raise RuntimeError("database not started: run the app through its serving hooks")
+        return await self.hot_reads.fetch_all(statement, values)
+
     async def check_writable(self) -> None:
         """Raise unless a write could start now; the probe is rolled back and changes nothing.
 

@@ -67,10 +67,17 @@ class HotReads:
     async def fetch_one(
         self, statement: Select[Any], values: Mapping[str, Any]
     ) -> Sequence[Any] | None:
+        """The first row, or None: for lookups by a unique key."""
+        rows = await self.fetch_all(statement, values)
+        return rows[0] if rows else None
+
+    async def fetch_all(
+        self, statement: Select[Any], values: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
         """Through the engine: for what no driver below can share (an in-memory SQLite database
         lives in the engine's one connection), or URLs with options only SQLAlchemy applies."""
         async with self._engine.connect() as connection:
-            return (await connection.execute(statement, dict(values))).first()
+            return (await connection.execute(statement, dict(values))).all()
 
     async def close(self) -> None:
         """The engine is the database's own: nothing else to close."""
@@ -100,9 +107,9 @@ class SQLiteReads(HotReads):
         self._connection = await self._connect()
         return self
 
-    async def fetch_one(
+    async def fetch_all(
         self, statement: Select[Any], values: Mapping[str, Any]
-    ) -> Sequence[Any] | None:
+    ) -> Sequence[Sequence[Any]]:
         query = self._query(statement)
         try:
             if self._connection is None:
@@ -111,7 +118,7 @@ class SQLiteReads(HotReads):
         except (sqlite3.Error, ValueError) as error:  # ValueError: the connection was closed
             await self.close()
             raise DatabaseUnavailable(type(error).__name__) from error
-        return next(iter(rows), None)
+        return list(rows)
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -137,16 +144,16 @@ class PostgresReads(HotReads):
         )
         return cls(engine, pool)
 
-    async def fetch_one(
+    async def fetch_all(
         self, statement: Select[Any], values: Mapping[str, Any]
-    ) -> Sequence[Any] | None:
+    ) -> Sequence[Sequence[Any]]:
         query = self._query(statement)
         arguments = query.parameters(values)
         try:
             try:
-                return await self._pool.fetchrow(query.sql, *arguments)
+                return await self._pool.fetch(query.sql, *arguments)
             except _DEAD_CONNECTION:
-                return await self._pool.fetchrow(query.sql, *arguments)
+                return await self._pool.fetch(query.sql, *arguments)
         except (asyncpg.PostgresError, *_DEAD_CONNECTION) as error:
             raise DatabaseUnavailable(type(error).__name__) from error
 

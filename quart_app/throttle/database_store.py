@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy import Select, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from quart_app.core.database import Database
+from quart_app.core.hot_reads import as_utc
 from quart_app.throttle.models import ThrottleCounter
 
 
@@ -19,11 +23,30 @@ class Counter:
     blocked_until: datetime | None
 
 
+_COUNTERS = ThrottleCounter.__table__
+
+
+@functools.cache
+def _read_statement(key_count: int) -> Select[Any]:
+    """``key IN (:key0, :key1 …)``, one statement per count, compiled once by the hot reads."""
+    keys = [bindparam(f"key{n}") for n in range(key_count)]
+    columns = _COUNTERS.c
+    return select(
+        columns.key, columns.hits, columns.window_started_at, columns.blocked_until
+    ).where(columns.key.in_(keys))
+
+
 class DatabaseThrottleStore:
     """Fixed-window counters in the ``throttle_counters`` table, each change its own transaction."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        if self.database.sessionmaker is None:
+            raise RuntimeError("database not started: run the app through its serving hooks")
+        return self.database.sessionmaker
 
     async def ping(self) -> None:
         """Nothing of its own to check: the health check already asks the database."""
@@ -64,16 +87,14 @@ class DatabaseThrottleStore:
         raise RuntimeError(f"throttle counter {key!r} could not be written")
 
     async def read(self, keys: list[str]) -> dict[str, Counter]:
-        async with self.sessionmaker() as db:
-            rows = await db.execute(
-                select(
-                    ThrottleCounter.key,
-                    ThrottleCounter.hits,
-                    ThrottleCounter.window_started_at,
-                    ThrottleCounter.blocked_until,
-                ).where(ThrottleCounter.key.in_(keys))
-            )
-            return {key: Counter(hits, started, blocked) for key, hits, started, blocked in rows}
+        """The keys' counters, straight from the driver (every login form POST reads them)."""
+        rows = await self.database.read_all(
+            _read_statement(len(keys)), {f"key{n}": key for n, key in enumerate(keys)}
+        )
+        return {
+            key: Counter(hits, as_utc(started), None if blocked is None else as_utc(blocked))
+            for key, hits, started, blocked in rows
+        }
 
     async def block(self, key: str, until: datetime) -> None:
         async with self.sessionmaker() as db:

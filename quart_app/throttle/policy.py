@@ -139,7 +139,7 @@ def init_app(app: Quart, settings: Settings) -> None:
         if settings.REDIS_URL:
             store = RedisThrottleStore.from_url(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
         else:
-            store = DatabaseThrottleStore(get_database(app).sessionmaker)
+            store = DatabaseThrottleStore(get_database(app))
         set_state(app, THROTTLE, LoginThrottle(store, settings))
 
     async def stop() -> None:

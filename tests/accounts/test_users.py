@@ -11,6 +11,7 @@ from quart_app.accounts.users import (
     UsernameTaken,
     create_user,
     find_user,
+    look_up_user,
     normalise_username,
     username_key,
     username_problems,
@@ -83,7 +84,7 @@ async def test_create_user_duplicate_raises_username_taken(app: Quart) -> None:
 
 async def test_authenticate(app: Quart) -> None:
     hasher = get_hasher(app)
-    check = {"hasher": hasher, "max_password_length": 1024}
+    check = {"hasher": hasher, "max_password_length": 1024, "database": get_database(app)}
     async with await open_db(app) as db:
         await create_user(db, username="dave", password="a long password", hasher=hasher)
         await db.commit()
@@ -102,3 +103,17 @@ async def test_authenticate(app: Quart) -> None:
 async def test_names_nobody_could_register_are_not_looked_up(app: Quart, username: str) -> None:
     async with await open_db(app) as db:
         assert await find_user(db, username) is None
+    assert await look_up_user(get_database(app), username) is None
+
+
+async def test_the_driver_lookup_reads_what_the_orm_does(app: Quart) -> None:
+    async with await open_db(app) as db:
+        await create_user(db, username="Dave", password="a long password", hasher=get_hasher(app))
+        await db.commit()
+        stored = await find_user(db, "dave")
+    looked_up = await look_up_user(get_database(app), "ＤAVE")  # NFKC + casefold, as find_user
+    assert stored is not None and looked_up is not None
+    for column in ("id", "username", "username_key", "password_hash", "created_at"):
+        assert getattr(looked_up, column) == getattr(stored, column)
+    assert looked_up.created_at.tzinfo is not None
+    assert await look_up_user(get_database(app), "eve") is None
