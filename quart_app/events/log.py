@@ -29,7 +29,7 @@ class EventKind(StrEnum):
     SESSION_REVOKED = "session_revoked"
 
 
-_INSERT_EVENT = insert(AuthEvent)
+_INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)
 
 
 async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:
