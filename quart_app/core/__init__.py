@@ -1,5 +1,6 @@
-"""Infrastructure with no domain logic: the database engine and the request's ``db``, the schema
-and its migrations, the clock, random tokens and their digests, the generated secret key.
+"""Infrastructure with no domain logic: the database engine and the request's ``db``, the
+driver-level hot reads, the schema and its migrations, the clock, random tokens and their
+digests, the generated secret key.
 
 The transaction rule, followed by every package:
 
@@ -18,6 +19,9 @@ The transaction rule, followed by every package:
   the signed-in lookup of every page (``sessions.current_user.resolve_session``: its expiry
   delete and ``last_seen_at`` touch) and the database throttle store (a failure must be counted
   even though nothing else of a failed login commits).
+- The hot path's reads (the session behind a cookie, the account and throttle counters a login
+  form names) go straight to the driver through ``core.hot_reads``, outside any transaction;
+  nothing writes that way.
 - Work outside a request (the purge, CLI commands, the test kit) opens its own ``db`` from
   ``state.get_database().sessionmaker`` and commits it.
 
