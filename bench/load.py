@@ -65,6 +65,8 @@ class Recorder:
     counts: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)  # of whole ok operations
     shed_latencies: list[float] = field(default_factory=list)
+    # (seconds from start() to the answer, its latency) of each shed answer
+    shed_times: list[tuple[float, float]] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)  # by Outcome.label
     answer_latencies: dict[int, list[float]] = field(default_factory=dict)  # by status
     retry_afters: list[float] = field(default_factory=list)
@@ -89,6 +91,7 @@ class Recorder:
             self.counts["ok_in_window"] += time.monotonic() <= self.deadline
         elif outcome.kind == "shed":
             self.shed_latencies.append(outcome.answer_latency)
+            self.shed_times.append((time.monotonic() - self.started, outcome.answer_latency))
         elif outcome.kind == "error":
             self.counts["shed_without_retry_after"] += outcome.status in SHED_STATUSES
             # 5xx other than a 503 with Retry-After (that one is shed)

@@ -103,6 +103,10 @@ def _ms(latency: Mapping[str, float | None], *keys: str) -> str:
     return " / ".join(_num(latency.get(key)) for key in keys or ("p50", "p95", "p99")) + " ms"
 
 
+def _seconds(seconds: float) -> str:
+    return "second" if seconds == 1 else f"{seconds:g} s"
+
+
 def _statuses(result: Mapping[str, Any]) -> str:
     return ", ".join(f"{label}×{count}" for label, count in result["statuses"].items()) or "-"
 
@@ -155,6 +159,19 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     iso_failures = f"{iso['errors']} / {iso['timeouts']}; "
     iso_failures += f"{iso['storm']['errors']} / {iso['storm']['timeouts']}"
     unshed = str(over["shed_without_retry_after"])
+    by_time, floor = over["shed_by_time"], s["burst_floor"]
+    after = f"shed answer p99 after the first {_seconds(by_time['burst_s'])}"
+    slow = f"shed answers > {by_time['slower_than_ms']:g} ms: in the first "
+    slow += f"{_seconds(by_time['burst_s'])} / all"
+    share = by_time["slower_share_in_burst"]
+    slow_share = f"{by_time['slower_in_burst']} / {by_time['slower']}"
+    slow_share += "" if share is None else f" ({share:.0%})"
+    floor_rule = f"the burst floor: bare hello app, {floor['connections']} connections "
+    floor_rule += "POSTing at once: p50 / p99"
+    floor_ms = _ms(floor["latency_ms"], "p50", "p99")
+    if floor["errors"] or floor["timeouts"]:
+        floor_ms += f" ({floor['errors']} errors, {floor['timeouts']} timeouts)"
+    versus_floor = _num(over["shed_p99_vs_burst_floor"], 2) + "×"
     timeouts = f"timeouts (> {results['meta']['options']['timeout']:g} s)"
     baseline = "off" if cpu["login_storm_throttles_off"] else "kept"
     cost = "-" if cpu["limiter_cost"] is None else f"{cpu['limiter_cost']:+,.2f}"
@@ -205,6 +222,10 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
         ("", timeouts, str(over["timeouts"]), "overload_timeouts"),
         ("", "other 5xx", str(over["server_errors_not_shed"]), "overload_other_5xx"),
         ("", "shed answer p50 / p99", _ms(over["shed_latency_ms"], "p50", "p99"), "shed_p99_ms"),
+        ("", after, _ms(by_time["after_burst_latency_ms"], "p99")),
+        ("", slow, slow_share),
+        ("", floor_rule, floor_ms),
+        ("", "shed answer p99 vs the burst floor p99", versus_floor),
         ("", "successful login p50 / p99", _ms(over["latency_ms"], "p50", "p99")),
         ("", "statuses", _statuses(over)),
         *_load(over),

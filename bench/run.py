@@ -114,6 +114,16 @@ class Run:
         }
 
 
+async def _hello_scenarios(bench: scenarios.Bench) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ceiling, then the burst floor, on the hello app's server."""
+    ceiling = await scenarios.ceiling(bench)
+    bench.progress.note(f"ceiling: done ({_one_line(ceiling)})")
+    floor = await scenarios.burst_floor(bench)
+    latency = " / ".join(str(floor["latency_ms"][key]) for key in ("p50", "p99", "max"))
+    bench.progress.note(f"burst floor: done ({floor['statuses']}, p50 / p99 / max {latency} ms)")
+    return ceiling, floor
+
+
 async def _app_scenarios(bench: scenarios.Bench) -> dict[str, Any]:
     await asyncio.sleep(SETTLE_SECONDS)
     results: dict[str, Any] = {"idle": idle_memory(bench.app)}
@@ -195,8 +205,7 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
         ) as hello:
             progress.note(f"ceiling: hello app answering at {hello.base_url}")
             bench = scenarios.Bench(options, progress, hello, scenarios.NO_USERS, settings)
-            ceiling = asyncio.run(scenarios.ceiling(bench))
-        progress.note(f"ceiling: done ({_one_line(ceiling)})")
+            ceiling, floor = asyncio.run(_hello_scenarios(bench))
         sync_seed = seed.seed(options, progress, Path(tmp), logs)
         progress.note(f"seed: done ({_one_line(sync_seed)})")
 
@@ -219,12 +228,16 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
     storm_p99 = app["isolation"]["latency_ms"]["p99"]
     ratio = round(storm_p99 / idle_p99, 2) if storm_p99 and idle_p99 else None
     app["isolation"].update(idle_p99_ms=idle_p99, p99_ratio=ratio)
+    shed_p99, floor_p99 = app["overload"]["shed_latency_ms"]["p99"], floor["latency_ms"]["p99"]
+    ratio = round(shed_p99 / floor_p99, 2) if shed_p99 is not None and floor_p99 else None
+    app["overload"].update(burst_floor_p99_ms=floor_p99, shed_p99_vs_burst_floor=ratio)
     meta["wall_s"] = round(time.monotonic() - started, 1)
     return {
         "meta": meta,
         "scenarios": {
             "hash_limit": hash_limit,
             "ceiling": ceiling,
+            "burst_floor": floor,
             "seed": sync_seed,
             **{name: app[name] for name in APP_SCENARIOS},
             "limiter": limiter,

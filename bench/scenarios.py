@@ -15,13 +15,17 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from bench import appenv, server, wrk
+from bench import appenv, report, server, wrk
 from bench.load import BenchError, Budget, Client, Progress, Recorder, SeededUsers, percentiles_ms
 from bench.options import Options
 from quart_app.config import Settings
 from quart_app.testing.server import LiveServer
 
 FORM_FETCH_CONCURRENCY = 16  # overload: forms fetched a few at a time, before keep_alive_timeout
+# overload: shed answers in the first second after the burst are the burst's own
+BURST_SECONDS = 1.0
+# burst floor: a form the size of a login's, its token as long as the app's (token_urlsafe(32))
+FLOOR_FORM = {"username": "bench-floor-0001", "password": appenv.PASSWORD, "csrf_token": "x" * 43}
 PREPARE_TIMEOUT_SECONDS = 60.0
 THROTTLED_CLIENTS = 8  # limiter: one IP's burst of login attempts,
 THROTTLED_MAX_REQUESTS = 400  # bounded at this many requests, or D seconds
@@ -126,6 +130,48 @@ async def ceiling(bench: Bench) -> dict[str, Any]:
     return await wrk.drive(bench.app, "/", connections, bench.options)
 
 
+async def burst_floor(bench: Bench) -> dict[str, Any]:
+    """The floor of any answer to the overload's burst, whatever the app does: as many keep-alive
+    connections to the bare hello app as the overload has clients, each opened with a GET / a few
+    at a time as the overload fetches its forms, then one POST / from each at the same instant,
+    with a login-sized form (answered 405: no route takes a POST). Not balanced, as the burst."""
+    count = bench.options.overload_concurrency
+    async with bench.clients(count, balance=None) as clients:
+        bench.progress.note(f"burst floor: {count} connections to the hello app, one POST each")
+        opened = await bounded([c.send("GET", "/", 200) for c in clients], FORM_FETCH_CONCURRENCY)
+        for outcome, _ in opened:
+            if outcome.kind != "ok":
+                raise BenchError(f"burst floor: a GET / answered {outcome.label}")
+        recorder = Recorder("burst floor")
+
+        async def post(client: Client) -> None:
+            recorder.record((await client.send("POST", "/", 405, FLOOR_FORM))[0])
+
+        result = await bench.drive([recorder], [post(c) for c in clients])
+    # Not its CPU: over a window of a few clock ticks it would be noise (and warn of other load).
+    kept = {key: result[key] for key in ("errors", "timeouts", "statuses", "latency_ms")}
+    spread = result["resources"]["connections_per_worker"]
+    return {"connections": count, **kept, "connections_per_worker": spread}
+
+
+def shed_by_time(shed_times: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """The shed answers split at BURST_SECONDS after the burst: the p99 of those after it, and
+    how many of those slower than the target's limit came in it."""
+    after = [latency for at, latency in shed_times if at > BURST_SECONDS]
+    limit = report.SHED_P99_LIMIT_MS
+    slow = [at for at, latency in shed_times if latency * 1000 > limit]
+    slow_in_burst = sum(at <= BURST_SECONDS for at in slow)
+    return {
+        "burst_s": BURST_SECONDS,
+        "after_burst": len(after),
+        "after_burst_latency_ms": percentiles_ms(after, 50, 99),
+        "slower_than_ms": limit,
+        "slower": len(slow),
+        "slower_in_burst": slow_in_burst,
+        "slower_share_in_burst": round(slow_in_burst / len(slow), 3) if slow else None,
+    }
+
+
 async def login_storm(bench: Bench) -> dict[str, Any]:
     """C clients logging in afresh, back to back, for D seconds."""
     async with bench.clients(bench.options.concurrency) as clients:
@@ -168,7 +214,8 @@ async def isolation(bench: Bench) -> dict[str, Any]:
 
 async def overload(bench: Bench) -> dict[str, Any]:
     """N clients (10x the storm) POST their logins at the same instant, then keep logging in
-    (honouring Retry-After) for D seconds. Not balanced: a burst lands as it will."""
+    (honouring Retry-After) for D seconds. Not balanced: a burst lands as it will. Shed answers
+    are timed from the burst: drive() starts the recorder just before the first POSTs go."""
     count = bench.options.overload_concurrency
     async with bench.clients(count, balance=None) as clients:
         bench.progress.note(f"overload: {count} clients fetching login forms")
@@ -188,7 +235,8 @@ async def overload(bench: Bench) -> dict[str, Any]:
                 recorder.record(page)  # a client that could not even get the form
         runs = [client_run(c, token) for c, (_, token) in zip(clients, prepared, strict=True)]
         go.set()
-        return {"clients": count, **await bench.drive([recorder], runs)}
+        result = await bench.drive([recorder], runs)
+        return {"clients": count, **result, "shed_by_time": shed_by_time(recorder.shed_times)}
 
 
 async def throttled_burst(bench: Bench) -> dict[str, Any]:

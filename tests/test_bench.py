@@ -23,6 +23,7 @@ TIMEOUT_SECONDS = 150  # the run itself takes about 20 s; the margin is for a bu
 SCENARIOS = (
     "hash_limit",
     "ceiling",
+    "burst_floor",
     "seed",
     "login_storm",
     "dashboard",
@@ -111,6 +112,14 @@ def test_prints_one_table_and_progress(
         assert f"\n{scenario} " in result.stdout
     assert result.stdout.count("targets:") == 1
     assert "server CPU ms/request" in result.stdout  # beside req/s, for every wrk scenario
+    for measure in (  # the shed p99's context, under overload
+        "shed answer p99 after the first second",
+        "shed answers > 50 ms: in the first second / all",
+        "the burst floor: bare hello app, 20 connections POSTing at once: p50 / p99",
+        "shed answer p99 vs the burst floor p99",
+    ):
+        assert measure in result.stdout
+    assert "burst floor: done" in result.stderr
     assert "login_storm: done" in result.stderr  # progress goes to stderr, not into the table
     assert "seed: done" in result.stderr
     assert "limiter: done" in result.stderr
@@ -158,6 +167,29 @@ def test_json_has_every_scenario_with_sane_values(
     overload = scenarios["overload"]
     assert overload["ok"] + overload["shed"] > 0
     assert overload["shed_without_retry_after"] == 0
+    by_time = overload["shed_by_time"]
+    assert by_time["burst_s"] == 1.0 and by_time["slower_than_ms"] == 50.0
+    assert 0 <= by_time["after_burst"] <= overload["shed"]
+    assert 0 <= by_time["slower_in_burst"] <= by_time["slower"] <= overload["shed"]
+    share = by_time["slower_share_in_burst"]
+    assert share is None if by_time["slower"] == 0 else 0 <= share <= 1
+    after_p99 = by_time["after_burst_latency_ms"]["p99"]
+    assert after_p99 is None if by_time["after_burst"] == 0 else after_p99 >= 0
+
+    # The burst floor: the overload's count of connections to the hello app, one POST each.
+    floor = scenarios["burst_floor"]
+    assert floor["connections"] == results["meta"]["options"]["overload_concurrency"] == 20
+    assert floor["statuses"] == {"405": floor["connections"]}  # every POST answered, no route
+    assert floor["errors"] == floor["timeouts"] == 0
+    latency = floor["latency_ms"]
+    assert 0 <= latency["p50"] <= latency["p99"] <= latency["max"]
+    assert sum(floor["connections_per_worker"]) <= floor["connections"]
+    assert overload["burst_floor_p99_ms"] == floor["latency_ms"]["p99"]
+    ratio = overload["shed_p99_vs_burst_floor"]
+    if overload["shed_latency_ms"]["p99"] is None:  # nothing shed
+        assert ratio is None
+    else:
+        assert ratio >= 0
 
     limiter = scenarios["limiter"]
     storm = limiter["storm"]
