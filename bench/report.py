@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-LOGIN_SHARE_OF_HASH_LIMIT = 0.9
+LOGIN_SHARE_OF_HASH_LIMIT = 0.85  # issue 12's goal (the first load issue asked 0.9)
 # Server CPU per signed-in /dashboard at most this many bare Quart hellos' (same hypercorn).
 DASHBOARD_CPU_FACTOR_OF_CEILING = 3.0
 ISOLATION_P99_FACTOR = 3.0
@@ -187,6 +187,11 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     return [
         ("hash limit", verify, f"{hl['verify_ms']:.1f} ms"),
         ("", f"ideal logins/s ({hl['cores']} cores / verify)", _num(hl["ideal_logins_per_s"])),
+        (
+            "",
+            f"argon2 alone, {hl['cores']} threads at once: verifies/s (× ideal)",
+            f"{_num(hl['parallel_verifies_per_s'])} ({hl['parallel_share_of_ideal']:.2f}×)",
+        ),
         ("ceiling", f"hello req/s (wrk, {ceil['clients']} connections)", _rate(ceil)),
         ("", "server CPU ms/request", _cpu(ceil)),
         ("", "latency p50 / p95 / p99", _ms(ceil["latency_ms"])),

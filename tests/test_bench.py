@@ -155,6 +155,8 @@ def test_json_has_every_scenario_with_sane_values(
     assert scenarios["seed"]["bytes_per_request"] > 0
     assert scenarios["hash_limit"]["verify_ms"] > 0
     assert scenarios["hash_limit"]["ideal_logins_per_s"] > 0
+    assert scenarios["hash_limit"]["parallel_verifies_per_s"] > 0
+    assert scenarios["hash_limit"]["parallel_share_of_ideal"] > 0
     assert scenarios["ceiling"]["ok_per_s"] > 0
     assert scenarios["login_storm"]["ok"] > 0
     assert scenarios["login_storm"]["statuses"].get("303", 0) > 0
