@@ -1,11 +1,12 @@
-"""Driver-level reads for the one query every signed-in request makes.
+"""Driver-level reads for the hot path: the session behind every signed-in request's cookie, and
+the account and throttle counters a login form names.
 
-Through SQLAlchemy's async engine, a primary-key read costs a pool checkout, a greenlet bridge
-for each await, its result layers and a rollback on close: about 0.8 ms of the 2 ms a signed-in
-page cost. Here the statement is compiled once, by SQLAlchemy, for the engine's dialect, and run
-on the driver itself: one aiosqlite round trip on a read-only connection of its own, or one
-asyncpg ``fetchrow`` on a small pool. Only reads go this way; every write stays on the engine
-and the transaction rule (``quart_app.core``).
+Through SQLAlchemy's async engine, an indexed read costs a pool checkout, a greenlet bridge for
+each await, its result layers and a rollback on close: about 0.8 ms of the 2 ms a signed-in page
+cost. Here the statement is compiled once, by SQLAlchemy, for the engine's dialect, and run on
+the driver itself: one aiosqlite round trip on a read-only connection of its own, or one asyncpg
+``fetch`` on a small pool. Only reads go this way, outside any transaction; every write stays
+on the engine and the transaction rule (``quart_app.core``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 # A lookup is one indexed read: a few connections serve a worker's every signed-in page.
 POSTGRES_CONNECTIONS = 4
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5.0
-# asyncpg's errors for a connection the server has closed (a restart): the read is retried once
-# on a fresh connection, as the engine's pre-ping would have replaced it.
-_DEAD_CONNECTION = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
+# A read waiting longer than this for a connection or an answer is a 503, not a hung request.
+POSTGRES_READ_TIMEOUT_SECONDS = 10.0
+# asyncpg's errors for a pooled connection whose server went away (a restart) before the pool
+# noticed: the read is retried on a fresh connection, as the engine's pre-ping would replace it
+# (tests/core/test_database_outage.py restarts PostgreSQL between two requests).
+# InternalClientError: a read that met the server's own termination notice mid-way.
+_DEAD_CONNECTION = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+)
 
 
 class DatabaseUnavailable(Exception):
@@ -46,7 +56,7 @@ class HotQuery:
 
 
 class HotReads:
-    """One row of a SELECT, or None, with each statement compiled on its first use.
+    """The rows of a hot-path SELECT, with each statement compiled on its first use.
 
     Rows come as the driver gives them: SQLite's timestamps are text, PostgreSQL's naive; the
     caller decodes the few columns it reads (``as_utc``).
@@ -126,8 +136,14 @@ class SQLiteReads(HotReads):
             await connection.close()
 
 
+async def _keep_session_state(_connection: asyncpg.Connection) -> None:
+    """A pool connection returned after a hot read has nothing to reset: one SELECT, outside any
+    transaction, no session setting. asyncpg's default reset (RESET ALL, advisory unlocks …)
+    would cost a server round trip per read; its local clean-up still runs."""
+
+
 class PostgresReads(HotReads):
-    """asyncpg's own small pool and its prepared-statement cache: each read is one ``fetchrow``."""
+    """asyncpg's own small pool and its prepared-statement cache: each read is one ``fetch``."""
 
     def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool) -> None:
         super().__init__(engine)
@@ -141,6 +157,7 @@ class PostgresReads(HotReads):
             min_size=1,
             max_size=POSTGRES_CONNECTIONS,
             timeout=POSTGRES_CONNECT_TIMEOUT_SECONDS,
+            reset=_keep_session_state,
         )
         return cls(engine, pool)
 
@@ -151,11 +168,19 @@ class PostgresReads(HotReads):
         arguments = query.parameters(values)
         try:
             try:
-                return await self._pool.fetch(query.sql, *arguments)
+                return await self._fetch(query.sql, arguments)
             except _DEAD_CONNECTION:
-                return await self._pool.fetch(query.sql, *arguments)
-        except (asyncpg.PostgresError, *_DEAD_CONNECTION) as error:
+                # One dead connection after a restart means they all are: the pool replaces
+                # every one on its next use, so the retry cannot draw another dead one.
+                await self._pool.expire_connections()
+                return await self._fetch(query.sql, arguments)
+        except (asyncpg.PostgresError, TimeoutError, *_DEAD_CONNECTION) as error:
             raise DatabaseUnavailable(type(error).__name__) from error
+
+    async def _fetch(self, sql: str, arguments: tuple[Any, ...]) -> Sequence[Sequence[Any]]:
+        timeout = POSTGRES_READ_TIMEOUT_SECONDS
+        async with self._pool.acquire(timeout=timeout) as connection:
+            return await connection.fetch(sql, *arguments, timeout=timeout)
 
     async def close(self) -> None:
         await self._pool.close()
