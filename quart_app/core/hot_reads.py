@@ -11,6 +11,7 @@ on the engine and the transaction rule (``quart_app.core``).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class SQLiteReads(HotReads):
         super().__init__(engine)
         self._path, self._busy_timeout_ms = path, busy_timeout_ms
         self._connection: aiosqlite.Connection | None = None
+        self._reopening = asyncio.Lock()  # reads arriving together reopen one connection
 
     async def _connect(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(self._path)
@@ -122,13 +124,20 @@ class SQLiteReads(HotReads):
     ) -> Sequence[Sequence[Any]]:
         query = self._query(statement)
         try:
-            if self._connection is None:
-                self._connection = await self._connect()
-            rows = await self._connection.execute_fetchall(query.sql, query.parameters(values))
+            connection = self._connection
+            if connection is None:
+                connection = await self._reopen()
+            rows = await connection.execute_fetchall(query.sql, query.parameters(values))
         except (sqlite3.Error, ValueError) as error:  # ValueError: the connection was closed
             await self.close()
             raise DatabaseUnavailable(type(error).__name__) from error
         return list(rows)
+
+    async def _reopen(self) -> aiosqlite.Connection:
+        async with self._reopening:
+            if self._connection is None:
+                self._connection = await self._connect()
+            return self._connection
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
