@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, delete, insert
+from sqlalchemy import Executable, delete
 
 from bench.load import SeededUsers
 from quart_app.accounts.models import User
-from quart_app.accounts.users import username_key
+from quart_app.accounts.users import add_users_sharing_a_hash
 from quart_app.core.database import Database
 from quart_app.testing.server import APP_SETTINGS
 
@@ -99,11 +99,14 @@ async def seed_users(database_url: str, password_hash: str, count: int) -> Seede
     hash costs a verify what a distinct one would, and seeding hundreds takes one hash."""
     prefix = f"b{secrets.token_hex(4)}-"
     usernames = [f"{prefix}{number:05d}" for number in range(count)]
-    rows = [
-        {"username": name, "username_key": username_key(name), "password_hash": password_hash}
-        for name in usernames
-    ]
-    await _execute(database_url, insert(User), rows)
+    database = Database(database_url)  # creates the schema if need be
+    await database.start()
+    try:
+        async with database.connect() as connection:
+            await add_users_sharing_a_hash(connection, usernames, password_hash)
+            await connection.commit()
+    finally:
+        await database.stop()
     return SeededUsers(usernames, PASSWORD, prefix)
 
 

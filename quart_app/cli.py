@@ -1,17 +1,20 @@
-"""Command-line tasks: ``quart --app quart_app db-upgrade``, ``init-db``, ``create-user NAME``."""
+"""Command-line tasks: ``quart --app quart_app db-upgrade``, ``init-db``, ``create-user NAME``,
+``seed-users`` (many users at once, for load tests)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 
 import click
 from quart import Quart
 from quart.cli import ScriptInfo
+from sqlalchemy.exc import IntegrityError
 
 from quart_app.accounts.users import (
     UsernameTaken,
+    add_users_sharing_a_hash,
     create_user,
     normalise_username,
     username_problems,
@@ -112,7 +115,76 @@ async def _create_user(url: str, settings: Settings, username: str, password: st
         await database.stop()
 
 
+SEED_BATCH = 1_000  # rows per INSERT: one round trip per thousand users
+SEED_MAX = 1_000_000
+
+
+@click.command("seed-users")
+@click.option("--count", type=click.IntRange(1, SEED_MAX), required=True, help="users to create")
+@click.option("--prefix", required=True, help="their names: PREFIX00000, PREFIX00001 …")
+@click.option(
+    "--password-file",
+    type=click.File("r", encoding="utf-8"),
+    required=True,
+    help="a file (or - for standard input) whose first line is every user's password",
+)
+def seed_users_command(count: int, prefix: str, password_file: IO[str]) -> None:
+    """Create COUNT users sharing one password, fast: for load tests, never for real people.
+
+    One argon2 hash serves them all (a login still costs a full verify), and the rows go in
+    batches, in one transaction: all are created, or none. The password comes from a file,
+    never the command line (shell history, process listings), and must pass the same policy
+    as registration.
+    """
+    app = _app()
+    settings = get_settings(app)
+    prefix = normalise_username(prefix)
+    width = max(5, len(str(count - 1)))
+    names = [f"{prefix}{number:0{width}d}" for number in range(count)]
+    for name in (names[0], names[-1]):  # the shortest and the longest
+        if problems := username_problems(name):
+            raise click.BadParameter(f"{name!r}: {' '.join(problems)}", param_hint="--prefix")
+    password = password_file.readline().rstrip("\r\n")
+    if problems := password_problems(
+        password,
+        min_length=settings.PASSWORD_MIN_LENGTH,
+        max_length=settings.PASSWORD_MAX_LENGTH,
+        username=names[0],
+    ):
+        raise click.ClickException("The password file's password: " + " ".join(problems))
+    try:
+        asyncio.run(_seed_users(get_database(app).url, settings, names, password))
+    except UsernameTaken:
+        raise click.ClickException(
+            f"Some users named {prefix}… exist already; none was created. Choose another prefix."
+        ) from None
+    click.echo(f"Created {count} users, {names[0]} to {names[-1]}.")
+
+
+async def _seed_users(url: str, settings: Settings, names: list[str], password: str) -> None:
+    database = Database(url)
+    hasher = PasswordHasherPool.from_settings(settings)
+    await database.start()
+    await hasher.start()
+    try:
+        password_hash = await hasher.hash(password)
+        async with database.connect() as connection:
+            try:
+                for start in range(0, len(names), SEED_BATCH):
+                    await add_users_sharing_a_hash(
+                        connection, names[start : start + SEED_BATCH], password_hash
+                    )
+                await connection.commit()
+            except IntegrityError:
+                await connection.rollback()
+                raise UsernameTaken(names[0]) from None
+    finally:
+        hasher.shutdown()
+        await database.stop()
+
+
 def init_app(app: Quart) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(db_upgrade_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(seed_users_command)

@@ -11,6 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import Result
 from quart import Quart
 from quart.testing import QuartCliRunner
@@ -208,3 +209,78 @@ def test_a_bad_setting_stops_a_command_with_one_line_naming_it(
     assert result.stderr.splitlines() == [line]
     assert result.stdout == ""
     assert not (tmp_path / "app.db").exists()  # stopped before touching any database
+
+
+def password_file(tmp_path: Path, password: str = PASSWORD) -> Path:
+    path = tmp_path / "seed-password"
+    path.write_text(password + "\n", encoding="utf-8")
+    return path
+
+
+def seed(
+    runner: QuartCliRunner, count: int, prefix: str, source: str, stdin: str | None = None
+) -> Result:
+    args = ["seed-users", "--count", str(count), "--prefix", prefix, "--password-file", source]
+    return invoke(runner, args, input=stdin)
+
+
+def test_seed_users_creates_many_users_with_one_hash(
+    runner: QuartCliRunner, database: Path, tmp_path: Path
+) -> None:
+    result = seed(runner, 1203, "load-", str(password_file(tmp_path)))  # more than one batch
+    assert result.exit_code == 0, result.output
+    assert "Created 1203 users, load-00000 to load-01202." in result.output
+    assert PASSWORD not in result.output
+    rows = users(database)
+    assert [name for name, _, _ in rows] == [f"load-{n:05d}" for n in range(1203)]
+    assert {key for _, key, _ in rows} == {name for name, _, _ in rows}  # already normalised
+    [password_hash] = {hash_ for _, _, hash_ in rows}
+    assert password_hash.startswith("$argon2id$")
+    assert PasswordHasher().verify(password_hash, PASSWORD)
+
+
+def test_seed_users_reads_the_password_from_standard_input(
+    runner: QuartCliRunner, database: Path
+) -> None:
+    result = seed(runner, 3, "Std.", "-", stdin=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert [row[:2] for row in users(database)] == [
+        (f"Std.{n:05d}", f"std.{n:05d}") for n in range(3)
+    ]
+
+
+def test_seed_users_is_all_or_nothing(
+    runner: QuartCliRunner, database: Path, tmp_path: Path
+) -> None:
+    source = str(password_file(tmp_path))
+    assert seed(runner, 3, "batch", source).exit_code == 0
+    before = users(database)
+    result = seed(runner, 5, "BATCH", source)  # batch00000-00002 exist, in any case
+    assert result.exit_code != 0
+    assert "exist already; none was created" in result.output
+    assert users(database) == before
+
+
+@pytest.mark.parametrize(
+    ("count", "prefix", "password", "complaint"),
+    [
+        (3, "has space", PASSWORD, "--prefix"),
+        (3, "x" * 30, PASSWORD, "--prefix"),  # the names would pass 32 characters
+        (3, "ok", "short pass", "at least"),  # the registration policy's minimum, 12
+        (0, "ok", PASSWORD, "--count"),
+    ],
+)
+def test_seed_users_refuses_what_registration_would(
+    runner: QuartCliRunner,
+    database: Path,
+    tmp_path: Path,
+    count: int,
+    prefix: str,
+    password: str,
+    complaint: str,
+) -> None:
+    result = seed(runner, count, prefix, str(password_file(tmp_path, password)))
+    assert result.exit_code != 0
+    assert complaint in result.output
+    assert password not in result.output
+    assert users(database) == []

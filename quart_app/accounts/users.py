@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from quart_app.accounts.models import User
@@ -62,6 +63,19 @@ async def create_user(
     except IntegrityError:
         raise UsernameTaken(username) from None  # the caller rolls back
     return user
+
+
+async def add_users_sharing_a_hash(
+    db: AsyncSession | AsyncConnection, usernames: Sequence[str], password_hash: str
+) -> None:
+    """Insert users with one ready-made hash, in one statement (load tests' seeding: the CLI's
+    ``seed-users`` and the benchmark); the names must be valid and normalised; the caller
+    commits, and a taken name raises IntegrityError there."""
+    rows = [
+        {"username": name, "username_key": username_key(name), "password_hash": password_hash}
+        for name in usernames
+    ]
+    await db.execute(insert(User.__table__), rows)
 
 
 async def find_user(db: AsyncSession, username: str) -> User | None:
