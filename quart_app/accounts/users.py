@@ -78,15 +78,6 @@ async def add_users_sharing_a_hash(
     await db.execute(insert(User.__table__), rows)
 
 
-async def find_user(db: AsyncSession, username: str) -> User | None:
-    """The user with this name, if any. A name no one could have registered (too long, a NUL,
-    other characters) is not looked up at all: PostgreSQL refuses NUL in text outright."""
-    if username_problems(normalise_username(username)):
-        return None
-    result = await db.execute(select(User).where(User.username_key == username_key(username)))
-    return result.scalar_one_or_none()
-
-
 _USERS = User.__table__
 _BY_KEY = select(
     _USERS.c.id, _USERS.c.username, _USERS.c.username_key, _USERS.c.password_hash,
@@ -95,9 +86,10 @@ _BY_KEY = select(
 
 
 async def look_up_user(database: Database, username: str) -> User | None:
-    """``find_user`` for the login form: the same lookup straight from the driver, outside any
-    transaction (``core.hot_reads``). The User is transient, in no ``db``: read its fields, or
-    pass it to ``replace_password_hash``."""
+    """The user with this name, if any: straight from the driver, outside any transaction
+    (``core.hot_reads``). A name no one could have registered (too long, a NUL, other
+    characters) is not looked up at all: PostgreSQL refuses NUL in text outright. The User is
+    transient, in no ``db``: read its fields, or pass it to ``replace_password_hash``."""
     if username_problems(normalise_username(username)):
         return None
     row = await database.read_one(_BY_KEY, {"key": username_key(username)})

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.accounts.models import User
-from quart_app.accounts.users import find_user, look_up_user, replace_password_hash
+from quart_app.accounts.users import look_up_user, replace_password_hash
 from quart_app.core.database import Database, get_db
 from quart_app.events.log import EventKind, add_event, has_recent_event
 from quart_app.passwords.hasher import PasswordHasherPool
@@ -115,8 +115,8 @@ async def check_password(username: str, password: str) -> Outcome:
         # Refused before any argon2 work: guessing gets no cheaper by hammering.
         # One line per interval, not one per refused attempt: a flood must not push the account's
         # real history off its activity page.
-        db = get_db()
-        if (user := await find_user(db, username)) is not None:
+        if (user := await look_up_user(get_database(), username)) is not None:
+            db = get_db()
             recent = await has_recent_event(
                 db, user.id, EventKind.LOGIN_THROTTLED, THROTTLED_EVENT_INTERVAL
             )
