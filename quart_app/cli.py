@@ -106,8 +106,7 @@ async def _create_user(url: str, settings: Settings, username: str, password: st
     await database.start()
     await hasher.start()
     try:
-        assert database.sessionmaker is not None
-        async with database.sessionmaker() as db:
+        async with database.new_db() as db:
             await create_user(db, username=username, password=password, hasher=hasher)
             await db.commit()
     finally:

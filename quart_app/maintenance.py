@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 
 async def purge_once(database: Database, throttle: LoginThrottle, settings: Settings) -> int:
     """Delete what has expired; returns the number of rows removed."""
-    assert database.sessionmaker is not None
-    async with database.sessionmaker() as db:
+    async with database.new_db() as db:
         removed = await purge_expired_sessions(db, settings)
         await db.commit()
     longest = max(settings.THROTTLE_PAIR_WINDOW, settings.THROTTLE_USER_WINDOW, 60)

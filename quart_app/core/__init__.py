@@ -23,7 +23,7 @@ The transaction rule, followed by every package:
   form names) go straight to the driver through ``core.hot_reads``, outside any transaction;
   nothing writes that way.
 - Work outside a request (the purge, CLI commands, the test kit) opens its own ``db`` from
-  ``state.get_database().sessionmaker`` and commits it.
+  ``state.get_database().new_db()`` and commits it.
 
 The five things called "session" have five names: ``db`` (the SQLAlchemy ``AsyncSession``,
 ``core.database.get_db``), ``UserSession`` (the row), ``SignedIn`` (who is signed in, as pages

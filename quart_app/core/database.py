@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from quart import Quart, g
 from sqlalchemy import Select, event, text
@@ -24,6 +24,7 @@ from quart_app.core.hot_reads import DatabaseUnavailable, HotReads, open_hot_rea
 from quart_app.core.schema import ensure_schema
 from quart_app.state import DATABASE, get_database, set_state
 
+T = TypeVar("T")
 # Long enough for a queue of writers under a login storm; short enough that a stuck lock is a 503.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A write that matches no row: it needs SQLite's write lock or a writable server; changes nothing.
@@ -108,27 +109,25 @@ class Database:
             raise
 
     def connect(self) -> AsyncConnection:
-        """A bare connection for hot-path Core queries (use as ``async with``)."""
-        if self.engine is None:
-            raise RuntimeError("database not started: run the app through its serving hooks")
-        return self.engine.connect()
+        """A bare connection for Core statements (use as ``async with``)."""
+        return _started(self.engine).connect()
+
+    def new_db(self) -> AsyncSession:
+        """A new ``db``, an ORM session (use as ``async with``, or close it)."""
+        return _started(self.sessionmaker)()
 
     async def read_one(
         self, statement: Select[Any], values: Mapping[str, Any]
     ) -> Sequence[Any] | None:
         """One row of a hot-path SELECT straight from the driver (``hot_reads``), or None; the
         columns come undecoded (timestamps through ``hot_reads.as_utc``)."""
-        if self.hot_reads is None:
-            raise RuntimeError("database not started: run the app through its serving hooks")
-        return await self.hot_reads.fetch_one(statement, values)
+        return await _started(self.hot_reads).fetch_one(statement, values)
 
     async def read_all(
         self, statement: Select[Any], values: Mapping[str, Any]
     ) -> Sequence[Sequence[Any]]:
         """Every row of a hot-path SELECT, as ``read_one`` reads it."""
-        if self.hot_reads is None:
-            raise RuntimeError("database not started: run the app through its serving hooks")
-        return await self.hot_reads.fetch_all(statement, values)
+        return await _started(self.hot_reads).fetch_all(statement, values)
 
     async def check_writable(self) -> None:
         """Raise unless a write could start now; the probe is rolled back and changes nothing.
@@ -150,6 +149,13 @@ class Database:
         self.sessionmaker = None
 
 
+def _started(part: T | None) -> T:
+    """A part that exists only between ``start`` and ``stop``."""
+    if part is None:
+        raise RuntimeError("database not started: run the app through its serving hooks")
+    return part
+
+
 def init_app(app: Quart, url: str, *, pool_size: int, max_overflow: int) -> None:
     database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
     set_state(app, DATABASE, database)
@@ -161,10 +167,7 @@ def init_app(app: Quart, url: str, *, pool_size: int, max_overflow: int) -> None
 def get_db() -> AsyncSession:
     """This request's AsyncSession, opened on first use and closed when the request ends."""
     if "db" not in g:
-        sessionmaker = get_database().sessionmaker
-        if sessionmaker is None:
-            raise RuntimeError("database not started: run the app through its serving hooks")
-        g.db = sessionmaker()
+        g.db = get_database().new_db()
     return g.db
 
 

@@ -88,9 +88,7 @@ def make_user(app: Quart, password_hashes: dict[str, str]) -> MakeUser:
         user = User(
             username=name, username_key=username_key(name), password_hash=password_hashes[password]
         )
-        sessionmaker = get_database(app).sessionmaker
-        assert sessionmaker is not None, "the app is not serving"
-        async with sessionmaker() as db:
+        async with get_database(app).new_db() as db:
             db.add(user)
             await db.commit()
         return user
@@ -145,9 +143,7 @@ def signed_in_client(app: Quart) -> SignIn:
     async def sign_in(
         user: User, *, remember: bool = False, user_agent: str = "quart-app test kit"
     ) -> SignedInClient:
-        sessionmaker = get_database(app).sessionmaker
-        assert sessionmaker is not None, "the app is not serving"
-        async with sessionmaker() as db:
+        async with get_database(app).new_db() as db:
             token, _ = await issue_session(
                 db, user=user, remember=remember, user_agent=user_agent, settings=get_settings(app)
             )

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quart_app.core.database import Database
 from quart_app.core.hot_reads import as_utc
@@ -42,12 +41,6 @@ class DatabaseThrottleStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    @property
-    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        if self.database.sessionmaker is None:
-            raise RuntimeError("database not started: run the app through its serving hooks")
-        return self.database.sessionmaker
-
     async def ping(self) -> None:
         """Nothing of its own to check: the health check already asks the database."""
 
@@ -70,7 +63,7 @@ class DatabaseThrottleStore:
                 ThrottleCounter.blocked_until,
             )
         )
-        async with self.sessionmaker() as db:
+        async with self.database.new_db() as db:
             for _ in range(3):  # an INSERT race with another worker is retried as an UPDATE
                 row = (await db.execute(statement)).one_or_none()
                 if row is not None:
@@ -97,7 +90,7 @@ class DatabaseThrottleStore:
         }
 
     async def block(self, key: str, until: datetime) -> None:
-        async with self.sessionmaker() as db:
+        async with self.database.new_db() as db:
             await db.execute(
                 update(ThrottleCounter)
                 .where(ThrottleCounter.key == key)
@@ -106,13 +99,13 @@ class DatabaseThrottleStore:
             await db.commit()
 
     async def reset(self, key: str) -> None:
-        async with self.sessionmaker() as db:
+        async with self.database.new_db() as db:
             await db.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
             await db.commit()
 
     async def purge(self, now: datetime, longest_window: timedelta) -> int:
         """Delete counters whose window and block are both over; returns how many."""
-        async with self.sessionmaker() as db:
+        async with self.database.new_db() as db:
             result = await db.execute(
                 delete(ThrottleCounter).where(
                     ThrottleCounter.window_started_at <= now - longest_window,
