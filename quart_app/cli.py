@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import IO, Any
 
 import click
@@ -100,18 +101,27 @@ def create_user_command(username: str) -> None:
     click.echo(f"Created user {username}.")
 
 
-async def _create_user(url: str, settings: Settings, username: str, password: str) -> None:
+@asynccontextmanager
+async def _database_and_hasher(
+    url: str, settings: Settings
+) -> AsyncIterator[tuple[Database, PasswordHasherPool]]:
+    """The app's database and hash pool for one command, stopped when it ends."""
     database = Database(url)
     hasher = PasswordHasherPool.from_settings(settings)
     await database.start()
     await hasher.start()
     try:
-        async with database.new_db() as db:
-            await create_user(db, username=username, password=password, hasher=hasher)
-            await db.commit()
+        yield database, hasher
     finally:
         hasher.shutdown()
         await database.stop()
+
+
+async def _create_user(url: str, settings: Settings, username: str, password: str) -> None:
+    async with _database_and_hasher(url, settings) as (database, hasher):
+        async with database.new_db() as db:
+            await create_user(db, username=username, password=password, hasher=hasher)
+            await db.commit()
 
 
 SEED_BATCH = 1_000  # rows per INSERT: one round trip per thousand users
@@ -161,11 +171,7 @@ def seed_users_command(count: int, prefix: str, password_file: IO[str]) -> None:
 
 
 async def _seed_users(url: str, settings: Settings, names: list[str], password: str) -> None:
-    database = Database(url)
-    hasher = PasswordHasherPool.from_settings(settings)
-    await database.start()
-    await hasher.start()
-    try:
+    async with _database_and_hasher(url, settings) as (database, hasher):
         password_hash = await hasher.hash(password)
         async with database.connect() as connection:
             try:
@@ -177,9 +183,6 @@ async def _seed_users(url: str, settings: Settings, names: list[str], password: 
             except IntegrityError:
                 await connection.rollback()
                 raise UsernameTaken(names[0]) from None
-    finally:
-        hasher.shutdown()
-        await database.stop()
 
 
 def init_app(app: Quart) -> None:
