@@ -11,11 +11,11 @@ import os
 import secrets
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Executable, delete
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.load import SeededUsers
 from quart_app.accounts.models import User
@@ -82,13 +82,16 @@ def app_revision() -> str:
         return "unknown (no git)"
 
 
-async def _execute(database_url: str, statement: Executable, rows: Any = None) -> None:
-    """One statement through the app's own Database (which creates the schema if need be)."""
+async def _in_one_transaction(
+    database_url: str, work: Callable[[AsyncConnection], Awaitable[object]]
+) -> None:
+    """``work`` on a connection of the app's own Database (which creates the schema if need
+    be), committed."""
     database = Database(database_url)
     await database.start()
     try:
         async with database.connect() as connection:
-            await connection.execute(statement, rows)
+            await work(connection)
             await connection.commit()
     finally:
         await database.stop()
@@ -99,17 +102,14 @@ async def seed_users(database_url: str, password_hash: str, count: int) -> Seede
     hash costs a verify what a distinct one would, and seeding hundreds takes one hash."""
     prefix = f"b{secrets.token_hex(4)}-"
     usernames = [f"{prefix}{number:05d}" for number in range(count)]
-    database = Database(database_url)  # creates the schema if need be
-    await database.start()
-    try:
-        async with database.connect() as connection:
-            await add_users_sharing_a_hash(connection, usernames, password_hash)
-            await connection.commit()
-    finally:
-        await database.stop()
+    await _in_one_transaction(
+        database_url,
+        lambda connection: add_users_sharing_a_hash(connection, usernames, password_hash),
+    )
     return SeededUsers(usernames, PASSWORD, prefix)
 
 
 async def delete_users(database_url: str, prefix: str) -> None:
     """Remove a run's users (their sessions go by ON DELETE CASCADE) from a shared database."""
-    await _execute(database_url, delete(User).where(User.username_key.startswith(prefix)))
+    statement = delete(User).where(User.username_key.startswith(prefix))
+    await _in_one_transaction(database_url, lambda connection: connection.execute(statement))
