@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from quart_app.accounts.models import User
 from quart_app.core.database import Database
-from quart_app.core.hot_reads import as_utc
+from quart_app.core.hot_path import as_utc
 from quart_app.passwords.hasher import PasswordHasherPool
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
@@ -87,7 +87,7 @@ _BY_KEY = select(
 
 async def look_up_user(database: Database, username: str) -> User | None:
     """The user with this name, if any: straight from the driver, outside any transaction
-    (``core.hot_reads``). A name no one could have registered (too long, a NUL, other
+    (``core.hot_path``). A name no one could have registered (too long, a NUL, other
     characters) is not looked up at all: PostgreSQL refuses NUL in text outright. The User is
     transient, in no ``db``: read its fields, or pass it to ``replace_password_hash``."""
     if username_problems(normalise_username(username)):

@@ -3,41 +3,42 @@
 from __future__ import annotations
 
 from quart_auth import current_user, login_user
-from sqlalchemy.exc import IntegrityError
 
 from quart_app.accounts.models import User
-from quart_app.core.database import get_db
-from quart_app.events.log import EventKind, add_event
+from quart_app.core.hot_path import ConstraintViolated
+from quart_app.events.log import EventKind, event_write
 from quart_app.sessions.current_user import SessionUser
-from quart_app.sessions.store import SignedIn, issue_session, revoke_session_token
-from quart_app.state import get_settings
+from quart_app.sessions.store import SignedIn, new_session, revoke_session_token_write
+from quart_app.state import get_database, get_settings
 
 
 class AccountGone(Exception):
     """The account was deleted while it was signing in: to the user, an ordinary failed login."""
 
 
-async def start_session(user: User, *, remember: bool, user_agent: str, event: EventKind) -> None:
+async def start_session(
+    user: User, *, remember: bool, user_agent: str, event: EventKind | None
+) -> None:
     """Sign ``user`` in with a fresh session id (never a reused one: no session fixation).
 
-    The session row and the security event are one transaction (one commit on the login hot
-    path). A session this browser already had is revoked in it: switching accounts leaves no
-    live row behind. Raises AccountGone when the account was deleted meanwhile (its row's
-    foreign key refuses the session): a lost race, not a database outage.
+    The session row and the security event are one transaction, written straight on the driver
+    in one round trip (``Database.commit_together``): the login hot path's only write. A session
+    this browser already had is ended in it: switching accounts leaves no live row behind. The
+    request's ``db`` must hold no uncommitted write. Raises AccountGone when the account was
+    deleted meanwhile (its row's foreign key refuses the session): a lost race, not an outage.
     """
-    db = get_db()
+    new = new_session(user=user, remember=remember, user_agent=user_agent, settings=get_settings())
+    writes = [new.write]
     if current_user.auth_id is not None:
-        await revoke_session_token(db, current_user.auth_id)
+        writes.append(revoke_session_token_write(current_user.auth_id))
+    if event is not None:
+        writes.append(event_write(user.id, event))
     try:
-        token, signed_in = await issue_session(
-            db, user=user, remember=remember, user_agent=user_agent, settings=get_settings()
-        )
-        await add_event(db, user.id, event)
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
+        results = await get_database().commit_together(*writes)
+    except ConstraintViolated:
         raise AccountGone() from None
-    login_user(SessionUser(token, signed_in=signed_in), remember=remember)
+    session_id = results[0][0][0]  # the insert's RETURNING id
+    login_user(SessionUser(new.token, signed_in=new.signed_in(session_id)), remember=remember)
 
 
 def resume_session(token: str, signed_in: SignedIn) -> None:

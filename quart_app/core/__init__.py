@@ -9,7 +9,7 @@ The transaction rule, followed by every package:
   update, delete and flush; nothing they do is durable until their caller commits.
 - **The owner of a unit of work commits it, once**: a view, or a flow in ``authn`` acting for
   one. An action's rows and its security event land together or not at all: signing in is the
-  session row and its ``login`` event in one commit (``authn.sign_in``); a password change is
+  session row and its ``login`` event in one commit (``authn.sign_in``, on the hot path); a password change is
   the new hash, the ended sessions, the rotated id and the event in one; signing out is the
   deleted row with the caller's staged event or deletion (``authn.sign_out``).
 - An owner may also end a read early with a commit that writes nothing, and does so before
@@ -20,8 +20,11 @@ The transaction rule, followed by every package:
   delete and ``last_seen_at`` touch) and the database throttle store (a failure must be counted
   even though nothing else of a failed login commits).
 - The hot path's reads (the session behind a cookie, the account and throttle counters a login
-  form names) go straight to the driver through ``core.hot_reads``, outside any transaction;
-  nothing writes that way.
+  form names) go straight to the driver through ``core.hot_path``, outside any transaction.
+  One owner writes that way: a sign-in (``authn.sign_in``) hands its session row, its event and
+  the ended old session to ``Database.commit_together`` at once, a transaction of its own that
+  commits them together; its request's ``db`` then holds no uncommitted write (on SQLite the
+  one would wait for the other's lock).
 - Work outside a request (the purge, CLI commands, the test kit) opens its own ``db`` from
   ``state.get_database().new_db()`` and commits it.
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from quart_app.core.hot_reads import DatabaseUnavailable, HotReads, open_hot_reads
+from quart_app.core.hot_path import DatabaseUnavailable, HotPath, Rows, Write, open_hot_path
 from quart_app.core.schema import ensure_schema
 from quart_app.state import DATABASE, get_database, set_state
 
@@ -93,7 +93,7 @@ class Database:
         self.max_overflow = max_overflow
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
-        self.hot_reads: HotReads | None = None
+        self.hot_path: HotPath | None = None
 
     async def start(self) -> None:
         self.engine = make_engine(
@@ -103,7 +103,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         try:
             await ensure_schema(self.engine)
-            self.hot_reads = await open_hot_reads(self.engine, self.url, SQLITE_BUSY_TIMEOUT_MS)
+            self.hot_path = await open_hot_path(self.engine, self.url, SQLITE_BUSY_TIMEOUT_MS)
         except BaseException:
             await self.stop()  # no pooled connections left behind by a refused start
             raise
@@ -119,15 +119,22 @@ class Database:
     async def read_one(
         self, statement: Select[Any], values: Mapping[str, Any]
     ) -> Sequence[Any] | None:
-        """One row of a hot-path SELECT straight from the driver (``hot_reads``), or None; the
-        columns come undecoded (timestamps through ``hot_reads.as_utc``)."""
-        return await _started(self.hot_reads).fetch_one(statement, values)
+        """One row of a hot-path SELECT straight from the driver (``hot_path``), or None; the
+        columns come undecoded (timestamps through ``hot_path.as_utc``)."""
+        return await _started(self.hot_path).fetch_one(statement, values)
 
     async def read_all(
         self, statement: Select[Any], values: Mapping[str, Any]
     ) -> Sequence[Sequence[Any]]:
         """Every row of a hot-path SELECT, as ``read_one`` reads it."""
-        return await _started(self.hot_reads).fetch_all(statement, values)
+        return await _started(self.hot_path).fetch_all(statement, values)
+
+    async def commit_together(self, *writes: Write) -> list[Rows]:
+        """A hot-path transaction, its statements handed over at once, straight on the driver
+        (``hot_path``); each one's returned rows. Raises ``hot_path.ConstraintViolated`` when a
+        constraint refuses one (nothing is written). Not for a request whose ``db`` holds
+        uncommitted writes: on SQLite this transaction would wait for that one's lock."""
+        return await _started(self.hot_path).commit_together(*writes)
 
     async def check_writable(self) -> None:
         """Raise unless a write could start now; the probe is rolled back and changes nothing.
@@ -140,9 +147,9 @@ class Database:
             await connection.rollback()
 
     async def stop(self) -> None:
-        if self.hot_reads is not None:
-            await self.hot_reads.close()
-            self.hot_reads = None
+        if self.hot_path is not None:
+            await self.hot_path.close()
+            self.hot_path = None
         if self.engine is not None:
             await self.engine.dispose()
         self.engine = None

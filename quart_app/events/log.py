@@ -11,6 +11,7 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.core.clock import utcnow
+from quart_app.core.hot_path import Write
 from quart_app.events.models import AuthEvent
 from quart_app.state import get_trusted_proxies
 from quart_app.web.client_ip import client_ip
@@ -32,18 +33,22 @@ class EventKind(StrEnum):
 _INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)
 
 
+def event_write(user_id: int, kind: EventKind) -> Write:
+    """The insert of one event for this request's client (``Database.commit_together``)."""
+    values = {
+        "user_id": user_id,
+        "kind": kind.value,
+        "created_at": utcnow(),
+        "ip": client_ip(get_trusted_proxies())[:64],
+        "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+    }
+    return Write(_INSERT_EVENT, values)
+
+
 async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:
     """Stage one event for this request's client in ``db``'s transaction (the caller commits)."""
-    await db.execute(
-        _INSERT_EVENT,
-        {
-            "user_id": user_id,
-            "kind": kind.value,
-            "created_at": utcnow(),
-            "ip": client_ip(get_trusted_proxies())[:64],
-            "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
-        },
-    )
+    write = event_write(user_id, kind)
+    await db.execute(write.statement, write.values)
 
 
 async def has_recent_event(

@@ -53,7 +53,7 @@ class SessionUser(AuthUser):
 async def resolve_session(database: Database, token: str, settings: Settings) -> SignedIn | None:
     """The live session behind ``token``, or None; the signed-in lookup of every page.
 
-    The read goes straight to the driver, outside any transaction (``core.hot_reads``). This
+    The read goes straight to the driver, outside any transaction (``core.hot_path``). This
     lookup owns its writes, each on an engine connection of its own and committed there: an
     expired row is deleted on sight, and ``last_seen_at`` written at most once per
     SESSION_TOUCH_INTERVAL.

@@ -1,4 +1,5 @@
-"""Server-side session rows: issue, find, touch, list, rotate, revoke and purge; none commits.
+"""Server-side session rows: issue, find, touch, list, rotate, revoke and purge; none commits
+(a sign-in hands its writes to ``Database.commit_together``, which commits them at once).
 
 The cookie carries only a signed random id. The row it points at is what makes a session valid,
 so logout, expiry and revocation take effect at once even for a copied cookie.
@@ -17,7 +18,7 @@ from quart_app.accounts.models import User
 from quart_app.config import Settings
 from quart_app.core.clock import utcnow
 from quart_app.core.database import Database
-from quart_app.core.hot_reads import as_utc
+from quart_app.core.hot_path import Write, as_utc
 from quart_app.core.tokens import new_session_token, token_digest
 from quart_app.sessions.models import UserSession
 
@@ -42,40 +43,61 @@ class SignedIn:
 # Core inserts on the table, not the ORM entity: the ORM's bulk-insert path cost about 0.5 ms more
 # per login (measured in process, the session and event inserts and their commit together).
 _INSERT_SESSION = insert(UserSession.__table__).returning(UserSession.__table__.c.id)
+_DELETE_BY_DIGEST = delete(UserSession.__table__).where(
+    UserSession.__table__.c.token_digest == bindparam("digest")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session row about to be written: its token (for the cookie, never stored) and the
+    insert, which returns the row's id."""
+
+    token: str
+    write: Write
+    user: User
+    remember: bool
+
+    def signed_in(self, session_id: int) -> SignedIn:
+        """What the request knows once the row is written, without reading it back."""
+        values = self.write.values
+        return SignedIn(
+            id=session_id,
+            user_id=self.user.id,
+            username=self.user.username,
+            user_created_at=self.user.created_at,
+            created_at=values["created_at"],
+            last_seen_at=values["last_seen_at"],
+            expires_at=values["expires_at"],
+            remember=self.remember,
+        )
+
+
+def new_session(*, user: User, remember: bool, user_agent: str, settings: Settings) -> NewSession:
+    """A fresh random token for ``user`` and the row that makes it valid, not yet written."""
+    token = new_session_token()
+    now = utcnow()
+    lifetime = settings.SESSION_REMEMBER_DURATION if remember else settings.SESSION_ABSOLUTE_TIMEOUT
+    values = {
+        "token_digest": token_digest(token),
+        "user_id": user.id,
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": now + timedelta(seconds=lifetime),
+        "remember": remember,
+        "user_agent": user_agent[:USER_AGENT_MAX],
+    }
+    return NewSession(token, Write(_INSERT_SESSION, values), user, remember)
 
 
 async def issue_session(
     db: AsyncSession, *, user: User, remember: bool, user_agent: str, settings: Settings
 ) -> tuple[str, SignedIn]:
-    """Add a new session row for ``user`` (the caller commits); return its token and view."""
-    token = new_session_token()
-    now = utcnow()
-    lifetime = settings.SESSION_REMEMBER_DURATION if remember else settings.SESSION_ABSOLUTE_TIMEOUT
-    expires_at = now + timedelta(seconds=lifetime)
-    session_id = (
-        await db.execute(
-            _INSERT_SESSION,
-            {
-                "token_digest": token_digest(token),
-                "user_id": user.id,
-                "created_at": now,
-                "last_seen_at": now,
-                "expires_at": expires_at,
-                "remember": remember,
-                "user_agent": user_agent[:USER_AGENT_MAX],
-            },
-        )
-    ).scalar_one()
-    return token, SignedIn(
-        id=session_id,
-        user_id=user.id,
-        username=user.username,
-        user_created_at=user.created_at,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=expires_at,
-        remember=remember,
-    )
+    """Add a new session row for ``user`` in ``db`` (the caller commits); its token and view.
+    A sign-in writes through ``new_session`` and ``Database.commit_together`` instead."""
+    new = new_session(user=user, remember=remember, user_agent=user_agent, settings=settings)
+    session_id = (await db.execute(new.write.statement, new.write.values)).scalar_one()
+    return new.token, new.signed_in(session_id)
 
 
 class SessionTimes(Protocol):
@@ -117,7 +139,7 @@ _RESOLVE = (
 
 async def look_up_session(database: Database, token: str) -> SignedIn | None:
     """The session row behind ``token`` and its user's few fields, expired or not: one indexed
-    query, the one every signed-in page makes, straight on the driver (``core.hot_reads``),
+    query, the one every signed-in page makes, straight on the driver (``core.hot_path``),
     outside any transaction."""
     row = await database.read_one(_RESOLVE, {"digest": token_digest(token)})
     if row is None:
@@ -157,8 +179,14 @@ async def delete_session(db: AsyncSession | AsyncConnection, session_id: int) ->
     await db.execute(delete(UserSession).where(UserSession.id == session_id))
 
 
+def revoke_session_token_write(token: str) -> Write:
+    """The delete that ends the session behind ``token``, if it has one."""
+    return Write(_DELETE_BY_DIGEST, {"digest": token_digest(token)})
+
+
 async def revoke_session_token(db: AsyncSession, token: str) -> None:
-    await db.execute(delete(UserSession).where(UserSession.token_digest == token_digest(token)))
+    write = revoke_session_token_write(token)
+    await db.execute(write.statement, write.values)
 
 
 @dataclass(frozen=True, slots=True)

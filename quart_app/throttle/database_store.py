@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, case, delete, insert, or_, select, upd
 from sqlalchemy.exc import IntegrityError
 
 from quart_app.core.database import Database
-from quart_app.core.hot_reads import as_utc
+from quart_app.core.hot_path import as_utc
 from quart_app.throttle.models import ThrottleCounter
 
 

@@ -79,8 +79,10 @@ async def register() -> Page:
         await db.rollback()
         errors["username"] = ["That username is taken. Choose another one."]
         return await _register_page(409, username=username, errors=errors)
+    await add_event(db, user.id, EventKind.REGISTERED)
+    await db.commit()  # the account and its first event; the session is written on its own
     _fresh_browser_session()
-    await start_session(user, remember=False, user_agent=_user_agent(), event=EventKind.REGISTERED)
+    await start_session(user, remember=False, user_agent=_user_agent(), event=None)
     await flash(f"Welcome, {user.username}. Your account is ready.", "success")
     return redirect("/", 303)
 

@@ -37,7 +37,7 @@ async def test_database_outage_gives_503_not_500(
         # a folder where the file was.
         database = get_database(app)
         await database.engine.dispose()
-        await database.hot_reads.close()
+        await database.hot_path.close()
         for path in tmp_path.glob("test.db*"):
             path.unlink()
         (tmp_path / "test.db").mkdir()
