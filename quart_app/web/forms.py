@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from quart import request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 URLENCODED = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded"})
+# What a checkbox (value "on") or a hand-written form sends for yes; anything else is no.
+CHECKED = frozenset({"on", "1", "true", "yes"})
 
 
 class UnreadableForm(BadRequest):
@@ -31,3 +34,12 @@ def field(form: MultiDict[str, str], name: str) -> str:
     """One text field; absent is empty, and of repeated fields the first counts."""
     value = form.get(name, "")
     return value if isinstance(value, str) else ""
+
+
+def form_input(form: MultiDict[str, str], model: type[BaseModel]) -> dict[str, str | bool]:
+    """The form's values for ``model``'s fields, as ``field`` reads them; a bool field (a
+    checkbox) is true when CHECKED. Other fields of the form are left out: they are not input."""
+    return {
+        name: field(form, name) in CHECKED if info.annotation is bool else field(form, name)
+        for name, info in model.model_fields.items()
+    }
