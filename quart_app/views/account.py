@@ -21,7 +21,6 @@ from quart_app.authn.sign_in import resume_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event, recent_events
-from quart_app.passwords.policy import password_problems
 from quart_app.sessions.store import (
     SignedIn,
     list_user_sessions,
@@ -30,7 +29,16 @@ from quart_app.sessions.store import (
     rotate_session_token,
 )
 from quart_app.state import get_hasher, get_settings
-from quart_app.web.forms import field, read_form
+from quart_app.validation import (
+    AccountDeleteInput,
+    InputRejected,
+    PasswordChangeInput,
+    check,
+    enforce,
+    parse,
+)
+from quart_app.validation.inputs import CONFIRM_DELETION, NOT_CURRENT
+from quart_app.web.forms import form_input, read_form
 from quart_app.web.route_policy import form_page, hashes_password, rate_limited
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -64,31 +72,28 @@ async def password() -> Page:
         return await render_template("account/password.html")
     active = await _active()
     user = await _account(active)
-    form = await read_form()
-    current, new = field(form, "current_password"), field(form, "new_password")
     settings = get_settings()
-    errors = {
-        "current_password": [] if current else ["Enter your current password."],
-        "new_password": password_problems(
-            new,
-            min_length=settings.PASSWORD_MIN_LENGTH,
-            max_length=settings.PASSWORD_MAX_LENGTH,
-            username=user.username,
-        ),
-    }
-    if current and not await reauthenticate(user, current):
-        errors["current_password"] = ["That is not your current password."]
-    elif current and current == new:
-        errors["new_password"].append("Choose a password different from the current one.")
-    if any(errors.values()):
-        return await render_template("account/password.html", errors=errors), 400
+    try:
+        entered = parse(
+            PasswordChangeInput,
+            form_input(await read_form(), PasswordChangeInput),
+            settings=settings,
+        )
+        # Checked even when the new password is refused: every guess counts against the throttle.
+        current = entered.current_password
+        refused = bool(current) and not await reauthenticate(user, current)
+        enforce(
+            entered, settings=settings, username=user.username, current_password_refused=refused
+        )
+    except InputRejected as rejected:
+        return await render_template("account/password.html", errors=rejected.by_field()), 400
     db = get_db()
-    if not await replace_password_hash(db, user, await get_hasher().hash(new)):
+    if not await replace_password_hash(db, user, await get_hasher().hash(entered.new_password)):
         # Another change (or a deletion) committed since the current password was checked.
         await db.rollback()
         if await get_user(db, active.user_id) is None:
             raise Unauthorized()  # signed out meanwhile: to the login page
-        errors["current_password"] = ["That is not your current password."]
+        errors = {"current_password": [NOT_CURRENT]}
         return await render_template("account/password.html", errors=errors), 400
     ended = await revoke_other_sessions(db, user_id=user.id, keep_id=active.id)
     token = await rotate_session_token(db, active.id)  # a copy of the old cookie dies too
@@ -166,9 +171,16 @@ async def delete() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await render_template("account/delete.html")
     user = await _account(await _active())
-    password = field(await read_form(), "password")
-    if not await reauthenticate(user, password):
-        errors = {"password": ["Enter your current password to delete the account."]}
+    try:
+        entered = check(
+            AccountDeleteInput,
+            form_input(await read_form(), AccountDeleteInput),
+            settings=get_settings(),
+        )
+    except InputRejected as rejected:
+        return await render_template("account/delete.html", errors=rejected.by_field()), 400
+    if not await reauthenticate(user, entered.password):
+        errors = {"password": [CONFIRM_DELETION]}
         return await render_template("account/delete.html", errors=errors), 400
     await delete_user(get_db(), user.id)
     return await sign_out(SignOutReason.ACCOUNT_DELETED)  # one commit: the account and this session

@@ -6,20 +6,15 @@ from quart import Blueprint, flash, redirect, render_template, request, session
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quart_app.accounts.users import (
-    UsernameTaken,
-    create_user,
-    normalise_username,
-    username_problems,
-)
+from quart_app.accounts.users import UsernameTaken, create_user
 from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password
 from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
-from quart_app.passwords.policy import password_problems
 from quart_app.state import get_hasher, get_settings
-from quart_app.web.forms import field, read_form
+from quart_app.validation import InputRejected, LoginInput, RegisterInput, check
+from quart_app.web.forms import form_input, read_form
 from quart_app.web.redirects import is_safe_next, safe_next
 from quart_app.web.route_policy import hashes_password, rate_limited
 
@@ -56,29 +51,23 @@ async def _login_page(
 async def register() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await _register_page()
-    form = await read_form()
-    username = normalise_username(field(form, "username"))
-    password = field(form, "password")
-    settings = get_settings()
-    errors = {
-        "username": username_problems(username),
-        "password": password_problems(
-            password,
-            min_length=settings.PASSWORD_MIN_LENGTH,
-            max_length=settings.PASSWORD_MAX_LENGTH,
-            username=username,
-        ),
-    }
-    if any(errors.values()):
-        return await _register_page(400, username=username, errors=errors)
+    sent = form_input(await read_form(), RegisterInput)
+    try:
+        entered = check(RegisterInput, sent, settings=get_settings())
+    except InputRejected as rejected:
+        # The name as understood (NFKC, trimmed) when only the rules refused it, else as sent.
+        shown = getattr(rejected.value, "username", sent["username"])
+        return await _register_page(400, username=shown, errors=rejected.by_field())
     hasher = get_hasher()
     db = get_db()
     try:
-        user = await create_user(db, username=username, password=password, hasher=hasher)
+        user = await create_user(
+            db, username=entered.username, password=entered.password, hasher=hasher
+        )
     except UsernameTaken:
         await db.rollback()
-        errors["username"] = ["That username is taken. Choose another one."]
-        return await _register_page(409, username=username, errors=errors)
+        errors = {"username": ["That username is taken. Choose another one."]}
+        return await _register_page(409, username=entered.username, errors=errors)
     await add_event(db, user.id, EventKind.REGISTERED)
     await db.commit()  # the account and its first event; the session is written on its own
     _fresh_browser_session()
@@ -93,16 +82,17 @@ async def register() -> Page:
 async def login() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await _login_page()
-    form = await read_form()
-    username = field(form, "username")
-    password = field(form, "password")
-    remember = field(form, "remember") in {"on", "1", "true", "yes"}
-    errors = {
-        "username": [] if username.strip() else ["Enter your username."],
-        "password": [] if password else ["Enter your password."],
-    }
-    if any(errors.values()):
-        return await _login_page(400, username=username, remember=remember, errors=errors)
+    sent = form_input(await read_form(), LoginInput)
+    try:
+        entered = check(LoginInput, sent, settings=get_settings())
+    except InputRejected as rejected:
+        refill = {"username": sent["username"], "remember": sent["remember"]}
+        if rejected.stage == "schema":
+            # Longer than any username or password can be: no account matches, as for a wrong
+            # password (the same 401 and message), only without the argon2 work.
+            return await _login_page(401, None, login_error=GENERIC_LOGIN_ERROR, **refill)
+        return await _login_page(400, None, errors=rejected.by_field(), **refill)
+    username, password, remember = entered.username, entered.password, entered.remember
     outcome = await check_password(username, password)
     if isinstance(outcome, AttemptThrottled):
         return await _login_page(
