@@ -3,6 +3,8 @@ replaced, and every URL gets the most direct path it allows."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,6 +72,15 @@ async def test_an_unreadable_sqlite_file_is_a_database_error(tmp_path: Path) -> 
     finally:
         await reads.close()
         await engine.dispose()
+        await _finish_aiosqlite_threads()
+
+
+async def _finish_aiosqlite_threads() -> None:
+    """A failed aiosqlite connect stops its thread without waiting (the thread then answers a
+    future of this loop): let it finish while the loop still runs, or it answers a closed one."""
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name:
+            await asyncio.to_thread(thread.join, 5)
 
 
 @pytest.mark.skipif(not ON_SERVER_DATABASE, reason="needs TEST_DATABASE_URL (PostgreSQL)")
