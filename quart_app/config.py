@@ -102,6 +102,8 @@ class Settings:
     SESSION_IDLE_TIMEOUT: int = _option(30 * 60, minimum=60)
     SESSION_ABSOLUTE_TIMEOUT: int = _option(12 * 60 * 60, minimum=60)
     SESSION_REMEMBER_DURATION: int = _option(30 * 24 * 60 * 60, minimum=60)
+    # An API bearer token's whole lifetime; it has no idle timeout (a script may run weekly).
+    API_TOKEN_LIFETIME: int = _option(30 * 24 * 60 * 60, minimum=60)
     # last_seen is written at most this often per session: a write per request serialises SQLite.
     SESSION_TOUCH_INTERVAL: int = _option(60, minimum=1)
     # Seconds between purges of expired session rows and finished throttle counters.

@@ -78,12 +78,26 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
     with closing(sqlite3.connect(database)) as connection:  # as if made by the first revision
         connection.execute("DROP TABLE auth_events")
         connection.execute("DROP TABLE throttle_counters")
+        connection.execute("ALTER TABLE sessions DROP COLUMN kind")
+        connection.execute("ALTER TABLE sessions DROP COLUMN name")
+        stamp = "2026-12-01 10:00:00.000000"
+        connection.execute(
+            "INSERT INTO users VALUES (1, 'ann', 'ann', 'x', ?)", (stamp,)
+        )  # a browser signed in before the upgrade
+        connection.execute(
+            "INSERT INTO sessions VALUES (1, 'digest', 1, ?, ?, ?, 0, 'ua')", (stamp,) * 3
+        )
         connection.execute("UPDATE alembic_version SET version_num = '0001'")
         connection.commit()
     result = invoke(runner, ["db-upgrade"])
     assert result.exit_code == 0, result.output
-    assert "Database at revision 0002." in result.output
+    assert "Database at revision 0003." in result.output
     assert {"auth_events", "throttle_counters"} <= tables(database)
+    with closing(sqlite3.connect(database)) as connection:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(sessions)")}
+        kept = connection.execute("SELECT token_digest, kind, name FROM sessions").fetchall()
+    assert {"kind", "name"} <= columns
+    assert kept == [("digest", "browser", None)]  # the browser's session is still a browser's
 
 
 def test_init_db_creates_the_tables(runner: QuartCliRunner, database: Path) -> None:

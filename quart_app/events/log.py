@@ -28,6 +28,8 @@ class EventKind(StrEnum):
     REGISTERED = "registered"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105  (an event name, not a password)
     SESSION_REVOKED = "session_revoked"
+    TOKEN_CREATED = "token_created"  # noqa: S105  (an API token was issued: the API's sign-in)
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an API token was ended)
 
 
 _INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)

@@ -7,6 +7,7 @@ from quart_auth import Action, AuthUser, current_user
 from quart_app.config import Settings
 from quart_app.core.clock import utcnow
 from quart_app.core.database import DATABASE_ERRORS, Database
+from quart_app.sessions.models import BROWSER, SessionKind
 from quart_app.sessions.store import (
     SignedIn,
     delete_session,
@@ -50,15 +51,18 @@ class SessionUser(AuthUser):
         return await self.load() is not None
 
 
-async def resolve_session(database: Database, token: str, settings: Settings) -> SignedIn | None:
-    """The live session behind ``token``, or None; the signed-in lookup of every page.
+async def resolve_session(
+    database: Database, token: str, settings: Settings, kind: SessionKind = BROWSER
+) -> SignedIn | None:
+    """The live session of ``kind`` behind ``token``, or None; the signed-in lookup of every
+    page (a browser's cookie) and of every API call (a bearer token, kind "api").
 
     The read goes straight to the driver, outside any transaction (``core.hot_path``). This
     lookup owns its writes, each on an engine connection of its own and committed there: an
     expired row is deleted on sight, and ``last_seen_at`` written at most once per
     SESSION_TOUCH_INTERVAL.
     """
-    signed_in = await look_up_session(database, token)
+    signed_in = await look_up_session(database, token, kind)
     if signed_in is None:
         return None
     now = utcnow()

@@ -1,17 +1,25 @@
-"""The server-side session row the signed cookie points at."""
+"""The server-side session row a signed cookie or an API bearer token points at."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quart_app.core.models import Base, UTCDateTime
 
+SessionKind = Literal["browser", "api"]
+BROWSER: SessionKind = "browser"
+API: SessionKind = "api"
+
 
 class UserSession(Base):
-    """One signed-in browser. The cookie carries a random id; only its SHA-256 digest is stored."""
+    """One signed-in browser (kind "browser": its cookie carries a random id) or one API bearer
+    token (kind "api": the token is the random id). Only the id's SHA-256 digest is stored.
+    Each kind is accepted only where it belongs: a cookie never resolves an API token's row, a
+    bearer token never a browser's."""
 
     __tablename__ = "sessions"
 
@@ -22,7 +30,10 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # No idle timeout: a browser whose user asked to be remembered, and every API token.
     remember: Mapped[bool] = mapped_column(default=False)
     user_agent: Mapped[str] = mapped_column(String(256), default="")
+    kind: Mapped[str] = mapped_column(String(8), default=BROWSER, server_default=BROWSER)
+    name: Mapped[str | None] = mapped_column(String(100))  # an API token's, as its owner named it
 
     __table_args__ = (Index("ix_sessions_user_id", "user_id"),)

@@ -20,7 +20,8 @@ from quart_app.core.clock import utcnow
 from quart_app.core.database import Database
 from quart_app.core.hot_path import Write, as_utc
 from quart_app.core.tokens import new_session_token, token_digest
-from quart_app.sessions.models import UserSession
+from quart_app.events.log import EventKind
+from quart_app.sessions.models import API, BROWSER, SessionKind, UserSession
 
 USER_AGENT_MAX = 256
 
@@ -73,11 +74,28 @@ class NewSession:
         )
 
 
-def new_session(*, user: User, remember: bool, user_agent: str, settings: Settings) -> NewSession:
-    """A fresh random token for ``user`` and the row that makes it valid, not yet written."""
+def new_session(
+    *,
+    user: User,
+    remember: bool,
+    user_agent: str,
+    settings: Settings,
+    kind: SessionKind = BROWSER,
+    name: str | None = None,
+) -> NewSession:
+    """A fresh random token for ``user`` and the row that makes it valid, not yet written.
+
+    An API token (``kind`` "api", with the ``name`` its owner gave it) lives API_TOKEN_LIFETIME
+    and, like a remembered browser, has no idle timeout.
+    """
     token = new_session_token()
     now = utcnow()
-    lifetime = settings.SESSION_REMEMBER_DURATION if remember else settings.SESSION_ABSOLUTE_TIMEOUT
+    if kind == API:
+        lifetime, remember = settings.API_TOKEN_LIFETIME, True
+    elif remember:
+        lifetime = settings.SESSION_REMEMBER_DURATION
+    else:
+        lifetime = settings.SESSION_ABSOLUTE_TIMEOUT
     values = {
         "token_digest": token_digest(token),
         "user_id": user.id,
@@ -86,6 +104,8 @@ def new_session(*, user: User, remember: bool, user_agent: str, settings: Settin
         "expires_at": now + timedelta(seconds=lifetime),
         "remember": remember,
         "user_agent": user_agent[:USER_AGENT_MAX],
+        "kind": kind,
+        "name": name,
     }
     return NewSession(token, Write(_INSERT_SESSION, values), user, remember)
 
@@ -133,15 +153,18 @@ _RESOLVE = (
         _SESSIONS.c.remember,
     )
     .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
-    .where(_SESSIONS.c.token_digest == bindparam("digest"))
+    .where(_SESSIONS.c.token_digest == bindparam("digest"), _SESSIONS.c.kind == bindparam("kind"))
 )
 
 
-async def look_up_session(database: Database, token: str) -> SignedIn | None:
-    """The session row behind ``token`` and its user's few fields, expired or not: one indexed
-    query, the one every signed-in page makes, straight on the driver (``core.hot_path``),
-    outside any transaction."""
-    row = await database.read_one(_RESOLVE, {"digest": token_digest(token)})
+async def look_up_session(
+    database: Database, token: str, kind: SessionKind = BROWSER
+) -> SignedIn | None:
+    """The session row of ``kind`` behind ``token`` and its user's few fields, expired or not:
+    one indexed query, the one every signed-in page makes, straight on the driver
+    (``core.hot_path``), outside any transaction. A row of the other kind is not found: a
+    cookie cannot carry an API token, nor an Authorization header a browser's session."""
+    row = await database.read_one(_RESOLVE, {"digest": token_digest(token), "kind": kind})
     if row is None:
         return None
     session_id, user_id, username, user_created, created, last_seen, expires, remember = row
@@ -200,6 +223,8 @@ class SessionListing:
     remember: bool
     user_agent: str
     current: bool
+    kind: str
+    name: str | None
 
 
 async def list_user_sessions(
@@ -227,18 +252,31 @@ async def list_user_sessions(
                     remember=row.remember,
                     user_agent=row.user_agent,
                     current=row.id == current_id,
+                    kind=row.kind,
+                    name=row.name,
                 )
             )
     listings.sort(key=lambda listing: not listing.current)  # stable: recency order otherwise
     return listings
 
 
-async def revoke_user_session(db: AsyncSession, *, user_id: int, session_id: int) -> bool:
-    """End one of the user's sessions; False when no such session is theirs (never another's)."""
+async def revoke_user_session(
+    db: AsyncSession, *, user_id: int, session_id: int
+) -> SessionKind | None:
+    """End one of the user's sessions or tokens: its kind, or None when no such session is
+    theirs (another user's is never ended, nor revealed)."""
     result = await db.execute(
-        delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id)
+        delete(UserSession)
+        .where(UserSession.id == session_id, UserSession.user_id == user_id)
+        .returning(UserSession.kind)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    kind = result.scalar_one_or_none()
+    return API if kind == API else BROWSER if kind is not None else None
+
+
+def ended_event(kind: SessionKind) -> EventKind:
+    """What the activity page calls the end of a session of ``kind``."""
+    return EventKind.TOKEN_REVOKED if kind == API else EventKind.SESSION_REVOKED
 
 
 async def revoke_other_sessions(db: AsyncSession, *, user_id: int, keep_id: int) -> int:

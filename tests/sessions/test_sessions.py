@@ -17,8 +17,13 @@ from quart_app.config import Settings
 from quart_app.core.database import Database
 from quart_app.core.tokens import token_digest
 from quart_app.sessions.current_user import resolve_session
-from quart_app.sessions.models import UserSession
-from quart_app.sessions.store import issue_session, revoke_session_token
+from quart_app.sessions.models import API, BROWSER, UserSession
+from quart_app.sessions.store import (
+    issue_session,
+    list_user_sessions,
+    new_session,
+    revoke_session_token,
+)
 from quart_app.state import get_database, get_hasher, get_settings
 from tests.support.clock import Clock
 
@@ -162,3 +167,46 @@ async def test_user_agent_is_truncated(db: AsyncSession, user: User, settings: S
     await issue_session(db, user=user, remember=False, user_agent="x" * 5000, settings=settings)
     await db.commit()
     assert len((await stored_row(db)).user_agent) == 256
+
+
+async def issue_token(db: AsyncSession, user: User, settings: Settings, name: str) -> str:
+    new = new_session(
+        user=user, remember=False, user_agent="script/1.0", settings=settings, kind=API, name=name
+    )
+    await db.execute(new.write.statement, new.write.values)
+    await db.commit()
+    return new.token
+
+
+async def test_a_token_resolves_only_as_its_own_kind(
+    database: Database, db: AsyncSession, user: User, settings: Settings
+) -> None:
+    """A cookie cannot carry an API token, nor a bearer header a browser's session id."""
+    api_token = await issue_token(db, user, settings, "ci")
+    browser_token = await issue(db, user, settings)
+    assert await resolve_session(database, api_token, settings) is None
+    assert await resolve_session(database, api_token, settings, API) is not None
+    assert await resolve_session(database, browser_token, settings, API) is None
+    assert await resolve_session(database, browser_token, settings, BROWSER) is not None
+
+
+async def test_an_api_token_has_no_idle_timeout_and_lives_its_lifetime(
+    database: Database, db: AsyncSession, user: User, settings: Settings, clock: Clock
+) -> None:
+    token = await issue_token(db, user, settings, "weekly job")
+    clock.advance(seconds=settings.API_TOKEN_LIFETIME - 1)  # unused all that time
+    assert await resolve_session(database, token, settings, API) is not None
+    clock.advance(seconds=1)
+    assert await resolve_session(database, token, settings, API) is None
+
+
+async def test_sessions_and_tokens_are_listed_with_kind_and_name(
+    db: AsyncSession, user: User, settings: Settings
+) -> None:
+    await issue_token(db, user, settings, "deploy bot")
+    await issue(db, user, settings)
+    listed = await list_user_sessions(db, user_id=user.id, current_id=0, settings=settings)
+    assert sorted((item.kind, item.name) for item in listed) == [
+        ("api", "deploy bot"),
+        ("browser", None),
+    ]
