@@ -15,20 +15,23 @@ from quart_auth import Unauthorized, current_user, login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from quart_app.accounts.models import User
-from quart_app.accounts.users import delete_user, get_user, replace_password_hash
+from quart_app.accounts.users import delete_user, get_user
 from quart_app.authn.flow import reauthenticate
+from quart_app.authn.password_change import stage_password_change
 from quart_app.authn.sign_in import resume_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event, recent_events
+from quart_app.sessions.models import API
 from quart_app.sessions.store import (
     SignedIn,
+    ended_event,
     list_user_sessions,
     revoke_other_sessions,
     revoke_user_session,
     rotate_session_token,
 )
-from quart_app.state import get_hasher, get_settings
+from quart_app.state import get_settings
 from quart_app.validation import (
     AccountDeleteInput,
     InputRejected,
@@ -88,17 +91,16 @@ async def password() -> Page:
     except InputRejected as rejected:
         return await render_template("account/password.html", errors=rejected.by_field()), 400
     db = get_db()
-    if not await replace_password_hash(db, user, await get_hasher().hash(entered.new_password)):
+    ended = await stage_password_change(db, user, entered.new_password, keep_session_id=active.id)
+    if ended is None:
         # Another change (or a deletion) committed since the current password was checked.
         await db.rollback()
         if await get_user(db, active.user_id) is None:
             raise Unauthorized()  # signed out meanwhile: to the login page
         errors = {"current_password": [NOT_CURRENT]}
         return await render_template("account/password.html", errors=errors), 400
-    ended = await revoke_other_sessions(db, user_id=user.id, keep_id=active.id)
     token = await rotate_session_token(db, active.id)  # a copy of the old cookie dies too
-    await add_event(db, user.id, EventKind.PASSWORD_CHANGED)
-    await db.commit()  # the new hash, the ended sessions and the event: one transaction
+    await db.commit()  # the new hash, the ended sessions, the new id, the event: one transaction
     resume_session(token, active)
     await flash(f"Your password was changed. {_signed_out_elsewhere(ended)}", "success")
     return redirect(url_for("account.password"), 303)
@@ -131,13 +133,14 @@ async def revoke(session_id: int) -> WerkzeugResponse:
     active = await _active()
     # Scoped by user: another user's session id is "not found", never revoked or revealed.
     db = get_db()
-    if not await revoke_user_session(db, user_id=active.user_id, session_id=session_id):
+    kind = await revoke_user_session(db, user_id=active.user_id, session_id=session_id)
+    if kind is None:
         abort(404)
-    await add_event(db, active.user_id, EventKind.SESSION_REVOKED)
+    await add_event(db, active.user_id, ended_event(kind))
     if session_id == active.id:
         return await sign_out(SignOutReason.SESSION_ENDED)  # commits the revocation and event
     await db.commit()
-    await flash("The session was ended.", "success")
+    await flash("The token was revoked." if kind == API else "The session was ended.", "success")
     return redirect(url_for("account.sessions"), 303)
 
 
