@@ -26,11 +26,13 @@ from quart import Quart
 
 from quart_app.passwords.hasher import PasswordHasherPool, shed_retry_after
 from quart_app.state import get_hasher
+from quart_app.web.problems import PROBLEM_JSON, is_api_path, problem_body
 from quart_app.web.route_policy import policy_of
 
 # The form too, not only its POST: a form served while the pool is full would only come back
 # as a POST to be refused, and rendering it is most of a refused login's cost.
 SHED_METHODS = frozenset({"GET", "HEAD", "POST"})
+BUSY_DETAIL = "Too many sign-ins at once. Please try again in a moment."
 # A fixed page: no template, no session, no database.
 BUSY_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -77,16 +79,13 @@ class AdmissionControl:
         self.hasher = hasher
         self.paths = frozenset(paths)
         self.in_flight = 0  # admitted hashing requests not yet answered; this worker's loop only
-        self.body = body = BUSY_PAGE.encode()
-        self.headers = [
-            (name.lower().encode(), value.encode())
-            for name, value in {
-                **headers,
-                "Content-Type": "text/html; charset=utf-8",
-                "Content-Length": str(len(body)),
-                "Cache-Control": "no-store",
-            }.items()
-        ]
+        self.answers = {  # the page for browsers, a problem document for the JSON API
+            api: _refusal(body, content_type, headers)
+            for api, body, content_type in (
+                (False, BUSY_PAGE.encode(), "text/html; charset=utf-8"),
+                (True, problem_body(503, "Service Unavailable", BUSY_DETAIL), PROBLEM_JSON),
+            )
+        }
 
     def is_full(self) -> bool:
         return self.in_flight >= self.hasher.capacity or self.hasher.is_saturated()
@@ -102,7 +101,7 @@ class AdmissionControl:
             await self.app(scope, receive, send)
             return
         if self.is_full():
-            await self._refuse(send)
+            await self._refuse(send, is_api_path(scope["path"]))
             return
         place = _Place(self)
 
@@ -117,17 +116,34 @@ class AdmissionControl:
         finally:
             place.give_back()
 
-    async def _refuse(self, send: ASGISendCallable) -> None:
+    async def _refuse(self, send: ASGISendCallable, api: bool) -> None:
+        body, headers = self.answers[api]
         retry_after = str(shed_retry_after()).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 503,
-                "headers": [*self.headers, (b"retry-after", retry_after)],
+                "headers": [*headers, (b"retry-after", retry_after)],
                 "trailers": False,
             }
         )
-        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _refusal(
+    body: bytes, content_type: str, headers: dict[str, str]
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """A 503's body and its headers, encoded once."""
+    encoded = [
+        (name.lower().encode(), value.encode())
+        for name, value in {
+            **headers,
+            "Content-Type": content_type,
+            "Content-Length": str(len(body)),
+            "Cache-Control": "no-store",
+        }.items()
+    ]
+    return body, encoded
 
 
 def init_app(app: Quart, headers: dict[str, str]) -> None:

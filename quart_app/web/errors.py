@@ -1,4 +1,5 @@
-"""Error pages in the site's layout: every failure is a clear page with the right status."""
+"""Error pages in the site's layout: every failure is a clear page with the right status; under
+the JSON API's prefix, a problem document (``web.problems``) instead."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from werkzeug.exceptions import (
 from quart_app.core.database import DATABASE_ERRORS
 from quart_app.passwords.hasher import HashPoolBusy
 from quart_app.throttle.policy import Throttled
-from quart_app.web.admission import BUSY_PAGE
+from quart_app.web.admission import BUSY_DETAIL, BUSY_PAGE
+from quart_app.web.problems import is_api_path, problem, problem_for, token_required
 from quart_app.web.redirects import login_url, return_target
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ async def render_error(error: HTTPException) -> Response:
         return Response(
             f"{error.code} {error.name}", status=error.code or 500, mimetype="text/plain"
         )
+    if is_api_path(request.path):
+        return problem_for(error)
     body = await render_template("errors/error.html", error=error)
     response = Response(body, status=error.code or 500)
     for name, value in error.get_headers():
@@ -44,7 +48,10 @@ async def render_error(error: HTTPException) -> Response:
 
 
 async def handle_unauthorized(_error: Unauthorized) -> Response:
-    """A signed-out visitor to a protected page is sent to log in, and back afterwards."""
+    """A signed-out visitor to a protected page is sent to log in, and back afterwards; the
+    API's caller gets a 401 that asks for a bearer token."""
+    if is_api_path(request.path):
+        return token_required()
     return redirect(login_url(return_target()), 302)
 
 
@@ -75,10 +82,13 @@ async def handle_conflict(error: Exception) -> Response:
 
 async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
     """Shed inside the app (the pool filled up after the door let the request in)."""
+    headers = {"Retry-After": str(error.retry_after_seconds)}
+    if is_api_path(request.path):
+        return problem(503, "Service Unavailable", BUSY_DETAIL, headers=headers.items())
     return Response(
         BUSY_PAGE,
         status=503,
-        headers={"Retry-After": str(error.retry_after_seconds)},
+        headers=headers,
         content_type="text/html; charset=utf-8",
     )
 
