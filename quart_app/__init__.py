@@ -9,7 +9,7 @@ from typing import Any
 from quart import Quart
 from quart_auth import QuartAuth
 
-from quart_app import cli, maintenance
+from quart_app import api, cli, maintenance
 from quart_app.config import Settings
 from quart_app.core import database
 from quart_app.core.secret_key import load_or_create_secret_key
@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
+    api.init_app(app)
     route_policy.mark_static_files(app)
     cli.init_app(app)
     admission.init_app(app, headers.security_headers(https_only=settings.COOKIE_SECURE))

@@ -5,10 +5,16 @@ from __future__ import annotations
 from quart_auth import current_user, login_user
 
 from quart_app.accounts.models import User
-from quart_app.core.hot_path import ConstraintViolated
+from quart_app.core.hot_path import ConstraintViolated, Write
 from quart_app.events.log import EventKind, event_write
 from quart_app.sessions.current_user import SessionUser
-from quart_app.sessions.store import SignedIn, new_session, revoke_session_token_write
+from quart_app.sessions.models import API
+from quart_app.sessions.store import (
+    NewSession,
+    SignedIn,
+    new_session,
+    revoke_session_token_write,
+)
 from quart_app.state import get_database, get_settings
 
 
@@ -28,17 +34,38 @@ async def start_session(
     deleted meanwhile (its row's foreign key refuses the session): a lost race, not an outage.
     """
     new = new_session(user=user, remember=remember, user_agent=user_agent, settings=get_settings())
-    writes = [new.write]
+    writes = []
     if current_user.auth_id is not None:
         writes.append(revoke_session_token_write(current_user.auth_id))
     if event is not None:
         writes.append(event_write(user.id, event))
+    signed_in = await _write_session(new, *writes)
+    login_user(SessionUser(new.token, signed_in=signed_in), remember=remember)
+
+
+async def issue_api_token(user: User, *, name: str | None, user_agent: str) -> NewSession:
+    """The API's sign-in: a new bearer token, a session row of kind "api" named ``name``, and
+    its ``token_created`` event, in one transaction as a browser's sign-in. No cookie is read
+    or written. Raises AccountGone as ``start_session`` does."""
+    new = new_session(
+        user=user,
+        remember=True,
+        user_agent=user_agent,
+        settings=get_settings(),
+        kind=API,
+        name=name,
+    )
+    await _write_session(new, event_write(user.id, EventKind.TOKEN_CREATED))
+    return new
+
+
+async def _write_session(new: NewSession, *writes: Write) -> SignedIn:
+    """The new row and ``writes`` in one transaction; the row as the request now knows it."""
     try:
-        results = await get_database().commit_together(*writes)
+        results = await get_database().commit_together(new.write, *writes)
     except ConstraintViolated:
         raise AccountGone() from None
-    session_id = results[0][0][0]  # the insert's RETURNING id
-    login_user(SessionUser(new.token, signed_in=new.signed_in(session_id)), remember=remember)
+    return new.signed_in(results[0][0][0])  # the insert's RETURNING id
 
 
 def resume_session(token: str, signed_in: SignedIn) -> None:

@@ -9,9 +9,10 @@ The transaction rule, followed by every package:
   update, delete and flush; nothing they do is durable until their caller commits.
 - **The owner of a unit of work commits it, once**: a view, or a flow in ``authn`` acting for
   one. An action's rows and its security event land together or not at all: signing in is the
-  session row and its ``login`` event in one commit (``authn.sign_in``, on the hot path); a password change is
-  the new hash, the ended sessions, the rotated id and the event in one; signing out is the
-  deleted row with the caller's staged event or deletion (``authn.sign_out``).
+  session row and its ``login`` event in one commit (``authn.sign_in``, on the hot path); a
+  password change is the new hash, the ended sessions, the rotated id and the event in one;
+  signing out is the deleted row with the caller's staged event or deletion
+  (``authn.sign_out``).
 - An owner may also end a read early with a commit that writes nothing, and does so before
   argon2 runs (no transaction stays open while a hash takes milliseconds) and, on SQLite,
   before a write that follows a read (a reader cannot wait to become a writer).

@@ -2,6 +2,7 @@
 ``pytest11`` entry point, so installing the package makes its fixtures available) and the real
 hypercorn launcher behind its ``live_server`` fixture (``server``).
 
-Fixtures: ``app``, ``client``, ``make_user``, ``signed_in_client``, ``csrf_token`` and
-``live_server``; ``app_config`` and ``live_server_env`` are the places to change their settings.
+Fixtures: ``app``, ``client``, ``make_user``, ``signed_in_client``, ``api_client`` (a client of
+the JSON API holding a bearer token), ``csrf_token`` and ``live_server``; ``app_config`` and
+``live_server_env`` are the places to change their settings.
 """

@@ -23,7 +23,8 @@ from quart_app import create_app
 from quart_app.accounts.models import User
 from quart_app.accounts.users import normalise_username, username_key
 from quart_app.config import FAST_TEST_HASHING
-from quart_app.sessions.store import issue_session
+from quart_app.sessions.models import API
+from quart_app.sessions.store import issue_session, new_session
 from quart_app.state import get_database, get_hasher, get_settings, get_sign_in_cookie
 from quart_app.testing.server import (
     DEFAULT_APP,
@@ -41,6 +42,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 MakeUser = Callable[..., Awaitable[User]]
 SignIn = Callable[..., Awaitable["SignedInClient"]]
+ApiSignIn = Callable[..., Awaitable["ApiClient"]]
 ReadToken = Callable[[QuartClient, str], Awaitable[str]]
 
 
@@ -157,6 +159,48 @@ def signed_in_client(app: Quart) -> SignIn:
             httponly=True,
         )
         return signed_in
+
+    return sign_in
+
+
+class ApiClient(QuartClient):
+    """A test client of the JSON API holding one bearer token (``token``), sent as
+    ``Authorization: Bearer`` on every request that names no Authorization header itself.
+    API requests need no CSRF token: the API reads no cookie."""
+
+    def __init__(self, app: Quart, token: str) -> None:
+        super().__init__(app)
+        self.token = token
+
+    async def open(self, path: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        headers = dict(kwargs.get("headers") or {})
+        if not any(name.lower() == "authorization" for name in headers):
+            headers["Authorization"] = f"Bearer {self.token}"
+        kwargs["headers"] = headers
+        return await super().open(path, *args, **kwargs)
+
+
+@pytest.fixture
+def api_client(app: Quart) -> ApiSignIn:
+    """``await api_client(user, name="…")``: a new client of the API with a token of ``user``.
+
+    The token's session row (kind "api") is issued directly, as ``POST /api/v1/tokens`` would
+    issue it, minus argon2.
+    """
+
+    async def sign_in(user: User, *, name: str = "quart-app test kit") -> ApiClient:
+        new = new_session(
+            user=user,
+            remember=True,
+            user_agent="quart-app test kit",
+            settings=get_settings(app),
+            kind=API,
+            name=name,
+        )
+        async with get_database(app).new_db() as db:
+            await db.execute(new.write.statement, new.write.values)
+            await db.commit()
+        return ApiClient(app, new.token)
 
     return sign_in
 

@@ -15,20 +15,8 @@ from quart_app.passwords.hasher import HashPoolBusy, PasswordHasherPool
 from quart_app.state import get_hasher
 from quart_app.web.admission import AdmissionControl
 from tests.support.auth import PASSWORD, AuthActions
+from tests.support.hashing import GatedHasher
 from tests.support.headers import assert_security_headers
-
-
-class GatedHasher(PasswordHasher):
-    """argon2 that waits for the test to open a gate: holds pool threads busy on demand."""
-
-    def __init__(self, gate: threading.Event) -> None:
-        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
-        self.gate = gate
-
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
-        if not self.gate.wait(timeout=30):
-            raise TimeoutError("test gate never opened")
-        return super().verify(hash, password)
 
 
 async def test_pool_sheds_past_pool_plus_queue_and_recovers() -> None:

@@ -1,0 +1,242 @@
+"""``/api/v1``: the JSON API, calling the same flows as the HTML views.
+
+Registering, the API's sign-in (a bearer token, which is a session of kind "api"), signing
+out, the account, its sessions and tokens, a password change and a deletion. The shedding,
+per-IP limits, throttle, dummy hash and events are those of the forms: declared on the routes
+and run by the same ``authn`` flows.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, request
+from quart_schema import document_request, document_response
+
+from quart_app.accounts.models import User
+from quart_app.accounts.users import UsernameTaken, create_user, delete_user, get_user
+from quart_app.api.bearer import api_session, bearer_required
+from quart_app.api.bodies import ProblemAnswer, read_input, read_schema, rejected
+from quart_app.api.openapi import problems
+from quart_app.api.schemas import AccountOut, NoContent, SessionOut, TokenOut
+from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password, reauthenticate
+from quart_app.authn.password_change import stage_password_change
+from quart_app.authn.sign_in import AccountGone, issue_api_token
+from quart_app.core.database import get_db
+from quart_app.events.log import EventKind, add_event
+from quart_app.sessions.store import (
+    SignedIn,
+    ended_event,
+    list_user_sessions,
+    revoke_user_session,
+)
+from quart_app.state import get_hasher, get_settings
+from quart_app.validation import (
+    AccountDeleteInput,
+    InputRejected,
+    PasswordChangeInput,
+    RegisterInput,
+    TokenRequestInput,
+    enforce,
+)
+from quart_app.views.auth import GENERIC_LOGIN_ERROR
+from quart_app.web.problems import problem
+from quart_app.web.route_policy import hashes_password, rate_limited
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+WRONG_PASSWORD = "That is not your current password."  # noqa: S105 - a message
+
+
+def _no_content() -> Response:
+    return Response(status=204)
+
+
+def _account_out(user: User) -> AccountOut:
+    return AccountOut(id=user.id, username=user.username, created_at=user.created_at)
+
+
+async def _account(active: SignedIn) -> User:
+    """The token's account, read in a transaction ended before any argon2 work."""
+    db = get_db()
+    user = await get_user(db, active.user_id)
+    await db.commit()
+    if user is None:  # deleted meanwhile: the token died with it
+        raise ProblemAnswer(problem(401, "Unauthorized", "The account no longer exists."))
+    return user
+
+
+@bp.post("/register")
+@hashes_password
+@rate_limited("THROTTLE_REGISTER_PER_MINUTE")
+@document_request(RegisterInput)
+@document_response(AccountOut, 201)
+@problems(400, 409, 413, 415, 422, 429)
+async def register() -> tuple[AccountOut, int] | Response:
+    """Create an account (it does not sign in: ask for a token next)."""
+    entered = await read_input(RegisterInput)
+    db = get_db()
+    try:
+        user = await create_user(
+            db, username=entered.username, password=entered.password, hasher=get_hasher()
+        )
+        await add_event(db, user.id, EventKind.REGISTERED)
+        await db.commit()
+    except UsernameTaken:
+        await db.rollback()
+        message = "That username is taken. Choose another one."
+        errors = [{"field": "username", "message": message}]
+        return problem(409, "Conflict", message, errors=errors)
+    return _account_out(user), 201
+
+
+@bp.post("/tokens")
+@hashes_password
+@rate_limited("THROTTLE_LOGIN_PER_MINUTE")
+@document_request(TokenRequestInput)
+@document_response(TokenOut, 201)
+@problems(400, 401, 413, 415, 422, 429)
+async def create_token() -> tuple[TokenOut, int] | Response:
+    """Sign in: a bearer token for the account, shown once; send it as
+    ``Authorization: Bearer <token>``."""
+    entered = await read_input(TokenRequestInput)
+    outcome = await check_password(entered.username, entered.password)
+    if isinstance(outcome, AttemptThrottled):
+        retry = str(outcome.retry_after_seconds)
+        return problem(
+            429, "Too Many Requests", GENERIC_LOGIN_ERROR, headers=[("Retry-After", retry)]
+        )
+    if isinstance(outcome, PasswordRefused):
+        return _login_refused()
+    user_agent = request.headers.get("User-Agent", "")
+    try:
+        new = await issue_api_token(outcome.user, name=entered.name, user_agent=user_agent)
+    except AccountGone:
+        return _login_refused()
+    expires_at = new.write.values["expires_at"]
+    return TokenOut(token=new.token, expires_at=expires_at), 201
+
+
+def _login_refused() -> Response:
+    """The form's generic message: nothing says whether the name exists."""
+    challenge = [("WWW-Authenticate", 'Bearer realm="api"')]
+    return problem(401, "Unauthorized", GENERIC_LOGIN_ERROR, headers=challenge)
+
+
+@bp.delete("/tokens/current")
+@bearer_required
+@document_response(NoContent, 204)
+@problems(401)
+async def delete_current_token() -> Response:
+    """Sign out: end the token this request presents."""
+    active = api_session()
+    db = get_db()
+    if await revoke_user_session(db, user_id=active.user_id, session_id=active.id) is not None:
+        await add_event(db, active.user_id, EventKind.TOKEN_REVOKED)
+    await db.commit()
+    return _no_content()
+
+
+@bp.get("/me")
+@bearer_required
+@document_response(AccountOut)
+@problems(401)
+async def me() -> AccountOut:
+    """The account the token belongs to."""
+    active = api_session()
+    return AccountOut(
+        id=active.user_id, username=active.username, created_at=active.user_created_at
+    )
+
+
+@bp.get("/sessions")
+@bearer_required
+@document_response(list[SessionOut])
+@problems(401)
+async def sessions() -> list[SessionOut]:
+    """The account's live browser sessions and API tokens, this token first."""
+    active = api_session()
+    listings = await list_user_sessions(
+        get_db(), user_id=active.user_id, current_id=active.id, settings=get_settings()
+    )
+    return [
+        SessionOut(
+            id=item.id,
+            kind="api" if item.kind == "api" else "browser",
+            name=item.name,
+            user_agent=item.user_agent,
+            created_at=item.created_at,
+            last_seen_at=item.last_seen_at,
+            expires_at=item.expires_at,
+            current=item.current,
+        )
+        for item in listings
+    ]
+
+
+# max: a larger id is no session of anybody's (a 404), not an integer the database overflows on.
+@bp.delete("/sessions/<int(max=9223372036854775807):session_id>")
+@bearer_required
+@document_response(NoContent, 204)
+@problems(401, 404)
+async def delete_session(session_id: int) -> Response:
+    """End one of the account's sessions or tokens (this one included); 404 for any other id."""
+    active = api_session()
+    db = get_db()
+    kind = await revoke_user_session(db, user_id=active.user_id, session_id=session_id)
+    if kind is None:
+        return problem(404, "Not Found", "No such session or token of yours.")
+    await add_event(db, active.user_id, ended_event(kind))
+    await db.commit()
+    return _no_content()
+
+
+@bp.put("/me/password")
+@bearer_required
+@hashes_password
+@rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
+@document_request(PasswordChangeInput)
+@document_response(NoContent, 204)
+@problems(400, 401, 403, 413, 415, 422, 429)
+async def change_password() -> Response:
+    """Change the password; every other session and token of the account ends."""
+    active = api_session()
+    user = await _account(active)
+    entered = await read_schema(PasswordChangeInput)
+    try:
+        enforce(entered, settings=get_settings(), username=user.username)
+    except InputRejected as error:
+        raise rejected(error) from None
+    if not await reauthenticate(user, entered.current_password):
+        return _wrong_password("current_password")
+    db = get_db()
+    ended = await stage_password_change(db, user, entered.new_password, keep_session_id=active.id)
+    if ended is None:  # another change or a deletion won meanwhile
+        await db.rollback()
+        await _account(active)
+        return _wrong_password("current_password")
+    await db.commit()
+    return _no_content()
+
+
+@bp.delete("/me")
+@bearer_required
+@hashes_password
+@rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
+@document_request(AccountDeleteInput)
+@document_response(NoContent, 204)
+@problems(400, 401, 403, 413, 415, 422, 429)
+async def delete_account() -> Response:
+    """Delete the account, with every session, token and event of it."""
+    active = api_session()
+    user = await _account(active)
+    entered = await read_input(AccountDeleteInput)
+    if not await reauthenticate(user, entered.password):
+        return _wrong_password("password")
+    db = get_db()
+    await delete_user(db, user.id)
+    await db.commit()
+    return _no_content()
+
+
+def _wrong_password(field: str) -> Response:
+    errors = [{"field": field, "message": WRONG_PASSWORD}]
+    return problem(403, "Forbidden", WRONG_PASSWORD, errors=errors)
