@@ -1,5 +1,6 @@
 """Route policy sits on the route: every view that runs argon2 declares shedding and a per-IP
-rate limit, found by walking the URL map and posting to every route (not from a list)."""
+rate limit, found by walking the URL map and posting to every route (not from a list), the
+API's routes with every unsafe method they serve."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from quart import Quart
 
 from quart_app.state import get_hasher
-from quart_app.testing.plugin import DEFAULT_PASSWORD, MakeUser, SignIn
+from quart_app.testing.plugin import DEFAULT_PASSWORD, ApiSignIn, MakeUser, SignIn
 from quart_app.web.route_policy import policy_of, rate_limited
 from tests.support.auth import AuthActions
 
@@ -41,26 +42,48 @@ def count_argon2_runs(app: Quart) -> list[Callable[..., Any]]:
 
 
 async def test_every_route_that_runs_argon2_declares_its_policy(
-    app: Quart, make_user: MakeUser, signed_in_client: SignIn
+    app: Quart, make_user: MakeUser, signed_in_client: SignIn, api_client: ApiSignIn
 ) -> None:
+    """Forms get the form's fields as a signed-in browser; API routes (every unsafe method) the
+    same fields as JSON with a bearer token."""
     runs = count_argon2_runs(app)
     names = (f"walker{number}" for number in itertools.count())
     hashing: set[str] = set()
     for rule in app.url_map.iter_rules():
-        if "POST" not in (rule.methods or ()):
-            continue
-        client = await signed_in_client(await make_user(next(names)))  # delete ends its user
         path = rule.build(dict.fromkeys(rule.arguments, 1), append_unknown=False)[1]
-        runs.clear()
-        response = await client.post(path, form={**FORM, "username": next(names)})
-        assert response.status_code < 500, rule.endpoint
-        if runs:
-            hashing.add(rule.endpoint)
-            policy = policy_of(rule.endpoint, app)
-            assert policy.hashes_password, f"{rule.endpoint} runs argon2 without @hashes_password"
-            assert policy.rate_limit_setting, f"{rule.endpoint} runs argon2 without @rate_limited"
-    # The walk reached every form known to hash (a form that stopped early would hide one).
-    assert hashing >= {"auth.login", "auth.register", "account.password", "account.delete"}
+        api = path.startswith("/api/")
+        for method in sorted(
+            (rule.methods or set()) & ({"POST", "PUT", "DELETE"} if api else {"POST"})
+        ):
+            user = await make_user(next(names))  # a deletion ends its user
+            client = await (api_client(user) if api else signed_in_client(user))
+            body = {**FORM, "username": next(names)}
+            runs.clear()
+            if api:
+                response = await client.open(path, method=method, json=body)
+            else:
+                response = await client.post(path, form=body)
+            assert response.status_code < 500, (method, rule.endpoint)
+            if runs:
+                hashing.add(rule.endpoint)
+                policy = policy_of(rule.endpoint, app)
+                assert policy.hashes_password, (
+                    f"{rule.endpoint} runs argon2 without @hashes_password"
+                )
+                assert policy.rate_limit_setting, (
+                    f"{rule.endpoint} runs argon2 without @rate_limited"
+                )
+    # The walk reached every route known to hash (a route that stopped early would hide one).
+    assert hashing >= {
+        "auth.login",
+        "auth.register",
+        "account.password",
+        "account.delete",
+        "api.register",
+        "api.create_token",
+        "api.change_password",
+        "api.delete_account",
+    }
 
 
 def test_a_rate_limit_must_name_a_per_minute_setting() -> None:
