@@ -7,7 +7,7 @@
 
 Every virtual user comes from one address, so lift the server's per-IP limits for the test
 (README, "Load testing"). Pick classes by name after the options (``BrowserUser``,
-``LoginStormUser``); both run by default. The API user comes with the JSON API.
+``LoginStormUser``, ``ApiUser``); all three run by default.
 
 A shed answer (503 or 429 with Retry-After) is reported as a failure named after its status:
 a load test should see when, and how often, the app refused work.
@@ -135,3 +135,68 @@ class LoginStormUser(SeededUser):
     @task
     def log_in(self) -> None:
         self.sign_in(self.random_username(), self.password)
+
+
+class ApiUser(SeededUser):
+    """A client of the JSON API: one bearer token for its run, signed-in reads, then signs out.
+
+    The token lives only in this object and its Authorization headers: it is never part of a
+    request's name or a failure message, so it never reaches Locust's stats or logs.
+    """
+
+    wait_time = between(0.1, 0.5)
+    token: str | None = None
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.username = self.random_username()
+        self.issue_token()
+
+    def issue_token(self) -> None:
+        """POST /api/v1/tokens as the seeded user; keep the token of the 201."""
+        body = {"username": self.username, "password": self.password, "name": "locust"}
+        with self.client.post(
+            "/api/v1/tokens", json=body, name="POST /api/v1/tokens", catch_response=True
+        ) as answer:
+            token = _json(answer).get("token") if answer.status_code == 201 else None
+            if not isinstance(token, str):
+                answer.failure(_why(answer))
+                return
+        self.token = token
+
+    def call(self, method: str, path: str) -> None:
+        """A signed-in call; a 401 means the token died: note it and get a fresh one."""
+        if self.token is None:
+            self.issue_token()
+            if self.token is None:
+                return
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with self.client.request(
+            method, path, name=f"{method} {path}", headers=headers, catch_response=True
+        ) as answer:
+            if answer.status_code == 401:
+                answer.failure("token lost: 401")
+                self.token = None
+            elif not 200 <= answer.status_code < 300:
+                answer.failure(_why(answer))
+
+    @task(4)
+    def me(self) -> None:
+        self.call("GET", "/api/v1/me")
+
+    @task(1)
+    def sessions(self) -> None:
+        self.call("GET", "/api/v1/sessions")
+
+    def on_stop(self) -> None:
+        if self.token is not None:
+            self.call("DELETE", "/api/v1/tokens/current")
+            self.token = None
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
