@@ -125,8 +125,9 @@ async def sessions() -> str:
     return await render_template("account/sessions.html", sessions=listings)
 
 
-# max: a larger id is no session of anybody's (a 404), not an integer the database overflows on.
-@bp.post("/sessions/<int(max=9223372036854775807):session_id>/revoke")
+# max: a larger id is no session of anybody's (a 404), not an integer the database overflows on:
+# sessions.id is an INTEGER, 32 bits on PostgreSQL, where asyncpg refuses a wider value (a 503).
+@bp.post("/sessions/<int(max=2147483647):session_id>/revoke")
 @login_required
 @form_page("account.sessions")
 async def revoke(session_id: int) -> WerkzeugResponse:

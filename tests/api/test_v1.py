@@ -292,6 +292,7 @@ async def test_another_users_session_is_not_found(
     bobs = (await (await bob.get("/api/v1/sessions")).get_json())[0]["id"]
     await problem_of(await alice.delete(f"/api/v1/sessions/{bobs}"), 404)
     await problem_of(await alice.delete(f"/api/v1/sessions/{2**63}"), 404)  # past any id
+    await problem_of(await alice.delete(f"/api/v1/sessions/{2**31}"), 404)  # past PostgreSQL's
     assert (await bob.get("/api/v1/me")).status_code == 200
 
 
