@@ -1,9 +1,10 @@
 """``/openapi.json``: quart-schema's OpenAPI 3.1 document, narrowed to the API and made exact.
 
 quart-schema documents every route of the app, calls every response ``application/json`` and
-puts response headers inside ``content``. Here only routes under ``/api/`` are described, an
-error answer is ``application/problem+json``, a 204 has no body, and headers sit on the
-response object where OpenAPI (and schemathesis) look for them.
+puts response headers inside ``content``. Here only routes under ``/api/`` are described, a
+request body is required, an integer in a path has its route's bounds, an error answer is
+``application/problem+json``, a 204 has no body, and headers sit on the response object where
+OpenAPI (and schemathesis) look for them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from quart_schema import document_response
 from quart_schema.openapi import OpenAPIProvider
-from werkzeug.routing import Rule
+from werkzeug.routing import BaseConverter, IntegerConverter, Rule
 
 from quart_app.api.schemas import BearerChallenge, NoContent, Problem, RetryAfter
 from quart_app.web.problems import API_PREFIX, PROBLEM_JSON
@@ -56,6 +57,21 @@ class ApiOpenAPIProvider(OpenAPIProvider):
                 for status, response in operation["responses"].items():
                     _fix_response(int(status), response)
         return paths, components
+
+    def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
+        """An ``int`` path parameter with its converter's bounds: any other value is a 404."""
+        parameter = super().build_path_parameter(name, converter)
+        if isinstance(converter, IntegerConverter):
+            minimum = 0 if converter.min is None and not converter.signed else converter.min
+            bounds = {"minimum": minimum, "maximum": converter.max}
+            parameter["schema"].update({k: v for k, v in bounds.items() if v is not None})
+        return parameter
+
+    def build_request_body(self, model: Any, source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        request_body, components = super().build_request_body(model, source)
+        # OpenAPI's default is optional; bodies.json_body refuses a missing body (a 415).
+        request_body["required"] = True
+        return request_body, components
 
     def build_response_object(
         self, model: Any, headers_model: Any
