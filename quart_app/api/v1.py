@@ -157,19 +157,7 @@ async def sessions() -> list[SessionOut]:
     listings = await list_user_sessions(
         get_db(), user_id=active.user_id, current_id=active.id, settings=get_settings()
     )
-    return [
-        SessionOut(
-            id=item.id,
-            kind="api" if item.kind == "api" else "browser",
-            name=item.name,
-            user_agent=item.user_agent,
-            created_at=item.created_at,
-            last_seen_at=item.last_seen_at,
-            expires_at=item.expires_at,
-            current=item.current,
-        )
-        for item in listings
-    ]
+    return [SessionOut.model_validate(item, from_attributes=True) for item in listings]
 
 
 # max: a larger id is no session of anybody's (a 404), not an integer the database overflows on:
