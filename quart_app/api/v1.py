@@ -37,13 +37,12 @@ from quart_app.validation import (
     TokenRequestInput,
     enforce,
 )
-from quart_app.views.auth import GENERIC_LOGIN_ERROR
+from quart_app.validation.inputs import NOT_CURRENT
+from quart_app.views.auth import GENERIC_LOGIN_ERROR, USERNAME_TAKEN
 from quart_app.web.problems import problem
 from quart_app.web.route_policy import hashes_password, rate_limited
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-WRONG_PASSWORD = "That is not your current password."  # noqa: S105 - a message
 
 
 def _no_content() -> Response:
@@ -82,7 +81,7 @@ async def register() -> tuple[AccountOut, int] | Response:
         await db.commit()
     except UsernameTaken:
         await db.rollback()
-        message = "That username is taken. Choose another one."
+        message = USERNAME_TAKEN
         errors = [{"field": "username", "message": message}]
         return problem(409, "Conflict", message, errors=errors)
     return _account_out(user), 201
@@ -227,5 +226,5 @@ async def delete_account() -> Response:
 
 
 def _wrong_password(field: str) -> Response:
-    errors = [{"field": field, "message": WRONG_PASSWORD}]
-    return problem(403, "Forbidden", WRONG_PASSWORD, errors=errors)
+    errors = [{"field": field, "message": NOT_CURRENT}]
+    return problem(403, "Forbidden", NOT_CURRENT, errors=errors)

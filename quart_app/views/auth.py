@@ -21,6 +21,7 @@ from quart_app.web.route_policy import hashes_password, rate_limited
 bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
+USERNAME_TAKEN = "That username is taken. Choose another one."
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
@@ -66,7 +67,7 @@ async def register() -> Page:
         )
     except UsernameTaken:
         await db.rollback()
-        errors = {"username": ["That username is taken. Choose another one."]}
+        errors = {"username": [USERNAME_TAKEN]}
         return await _register_page(409, username=entered.username, errors=errors)
     await add_event(db, user.id, EventKind.REGISTERED)
     await db.commit()  # the account and its first event; the session is written on its own
