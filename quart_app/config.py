@@ -13,6 +13,7 @@ from redis.asyncio.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from quart_app.mail.smtp_url import parse_smtp_url
 from quart_app.web.client_ip import parse_networks
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -113,6 +114,20 @@ class Settings:
     # Seconds a request's whole body may take to arrive, then 408: a form of a few hundred bytes
     # trickled a byte at a time would otherwise hold its connection and handler for a minute.
     REQUEST_BODY_TIMEOUT: int = _option(10, minimum=1, maximum=600)
+    # Mail. Unset: mails are not sent but written, rendered, to the log at INFO (zero set-up).
+    # smtp://[user:password@]host:port (STARTTLS when offered; ?starttls=require refuses to send
+    # without it) or smtps://… (TLS from the start). Certificates are always verified.
+    SMTP_URL: str | None = None
+    MAIL_FROM: str = "no-reply@localhost"
+    # The site's external base URL: every link in a mail is built from it, never from the
+    # request's Host or X-Forwarded-Host (a forged Host must not put its domain in a link).
+    PUBLIC_URL: str = "http://localhost:8000"
+    PASSWORD_RESET_LIFETIME: int = _option(60 * 60, minimum=300, maximum=24 * 60 * 60)
+    EMAIL_CONFIRM_LIFETIME: int = _option(24 * 60 * 60, minimum=300, maximum=7 * 24 * 60 * 60)
+    # One SMTP delivery, connection to QUIT, at most this long; then it is retried later.
+    MAIL_SEND_TIMEOUT: int = _option(30, minimum=1, maximum=600)
+    # Seconds between a sender's looks at the outbox (a worker that queues a mail wakes its own).
+    MAIL_POLL_INTERVAL: int = _option(5, minimum=1, maximum=3600)
 
     @classmethod
     def load(
@@ -159,6 +174,12 @@ class Settings:
             _check_database_url(settings.DATABASE_URL)
         if settings.REDIS_URL:
             _check_redis_url(settings.REDIS_URL)
+        if settings.SMTP_URL:
+            try:
+                parse_smtp_url(settings.SMTP_URL)
+            except ValueError as error:
+                raise ConfigError(f"SMTP_URL: {error}") from None
+        _check_public_url(settings.PUBLIC_URL)
         return settings
 
 
@@ -186,6 +207,14 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(
             f"DATABASE_URL's driver {driver!r} is not installed (no module {error.name!r})"
         ) from None
+
+
+def _check_public_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PUBLIC_URL must be an http:// or https:// URL with a host; got {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_URL must have no query or fragment; got {url!r}")
 
 
 def _check_redis_url(url: str) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from quart_app.accounts.models import User
 from quart_app.core.models import Base
 from quart_app.events.models import AuthEvent
+from quart_app.mail.models import OutboxMail
+from quart_app.recovery.models import AccountToken
 from quart_app.sessions.models import UserSession
 from quart_app.throttle.models import ThrottleCounter
 
-MODELS = (User, UserSession, AuthEvent, ThrottleCounter)
+MODELS = (User, UserSession, AuthEvent, ThrottleCounter, OutboxMail, AccountToken)
 metadata = Base.metadata

@@ -78,6 +78,11 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
     with closing(sqlite3.connect(database)) as connection:  # as if made by the first revision
         connection.execute("DROP TABLE auth_events")
         connection.execute("DROP TABLE throttle_counters")
+        connection.execute("DROP TABLE mail_outbox")
+        connection.execute("DROP TABLE account_tokens")
+        connection.execute("DROP INDEX uq_users_email_key")
+        connection.execute("ALTER TABLE users DROP COLUMN email")
+        connection.execute("ALTER TABLE users DROP COLUMN email_key")
         connection.execute("ALTER TABLE sessions DROP COLUMN kind")
         connection.execute("ALTER TABLE sessions DROP COLUMN name")
         stamp = "2026-12-01 10:00:00.000000"
@@ -91,8 +96,8 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
         connection.commit()
     result = invoke(runner, ["db-upgrade"])
     assert result.exit_code == 0, result.output
-    assert "Database at revision 0003." in result.output
-    assert {"auth_events", "throttle_counters"} <= tables(database)
+    assert "Database at revision 0004." in result.output
+    assert {"auth_events", "throttle_counters", "mail_outbox", "account_tokens"} <= tables(database)
     with closing(sqlite3.connect(database)) as connection:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(sessions)")}
         kept = connection.execute("SELECT token_digest, kind, name FROM sessions").fetchall()

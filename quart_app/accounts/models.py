@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quart_app.core.clock import utcnow
@@ -26,6 +26,12 @@ class User(Base):
     username_key: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The confirmed address (as normalised by email-validator), and its case-folded form that
+    # decides uniqueness: one confirmed address, one account. None until one is confirmed.
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_key: Mapped[str | None] = mapped_column(String(320))
+
+    __table_args__ = (Index("uq_users_email_key", "email_key", unique=True),)
 
     async def set_password(self, password: str, hasher: PasswordHasherPool) -> None:
         """Hash ``password`` in the hashing pool and store the hash (never the password)."""
