@@ -18,7 +18,7 @@ from quart_app.passwords import policy as password_policy
 from quart_app.sessions.current_user import SessionUser
 from quart_app.state import SETTINGS, SIGN_IN_COOKIE, TRUSTED_PROXIES, set_state
 from quart_app.throttle import policy as throttle_policy
-from quart_app.views import account, auth, health, main
+from quart_app.views import account, auth, health, main, recovery
 from quart_app.web import admission, csrf, errors, headers, route_policy, templating
 from quart_app.web.client_ip import parse_networks
 from quart_app.web.request_completion import CompletingHTTPConnection
@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(recovery.bp)
     api.init_app(app)
     route_policy.mark_static_files(app)
     cli.init_app(app)

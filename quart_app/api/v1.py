@@ -22,6 +22,7 @@ from quart_app.authn.password_change import stage_password_change
 from quart_app.authn.sign_in import AccountGone, issue_api_token
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
+from quart_app.recovery.email_confirmation import offer_address
 from quart_app.sessions.store import (
     SignedIn,
     ended_event,
@@ -78,6 +79,8 @@ async def register() -> tuple[AccountOut, int] | Response:
             db, username=entered.username, password=entered.password, hasher=get_hasher()
         )
         await add_event(db, user.id, EventKind.REGISTERED)
+        if entered.address:
+            await offer_address(db, user, entered.address)  # mailed a link to confirm it
         await db.commit()
     except UsernameTaken:
         await db.rollback()

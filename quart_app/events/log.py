@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     SESSION_REVOKED = "session_revoked"
     TOKEN_CREATED = "token_created"  # noqa: S105  (an API token was issued: the API's sign-in)
     TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an API token was ended)
+    EMAIL_CHANGED = "email_changed"  # a confirmed address was attached (or replaced another)
 
 
 _INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)

@@ -17,6 +17,7 @@ from quart_app.validation.check import (
 )
 from quart_app.validation.inputs import (
     AccountDeleteInput,
+    EmailChangeInput,
     LoginInput,
     PasswordChangeInput,
     RegisterInput,
@@ -26,6 +27,7 @@ from quart_app.validation.inputs import (
 
 __all__ = [
     "AccountDeleteInput",
+    "EmailChangeInput",
     "Input",
     "InputRejected",
     "LoginInput",

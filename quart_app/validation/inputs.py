@@ -6,6 +6,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from quart_app.accounts.emails import (
+    EMAIL_INPUT_MAX,
+    INVALID_EMAIL,
+    email_problems,
+    normalise_email,
+)
 from quart_app.accounts.users import (
     USERNAME_MAX,
     USERNAME_MIN,
@@ -43,6 +49,11 @@ NewPassword = Annotated[
     Field(max_length=PASSWORD_INPUT_MAX, repr=False),
     SchemaMessages(missing="Enter a password.", too_long=OVER_MAX_LENGTH),
 ]
+EmailAddress = Annotated[
+    str,
+    Field(max_length=EMAIL_INPUT_MAX, description="an address, confirmed by a mailed link"),
+    SchemaMessages(missing="Enter an e-mail address.", too_long=INVALID_EMAIL),
+]
 SignInUsername = Annotated[
     str, Field(max_length=USERNAME_INPUT_MAX), SchemaMessages(missing="Enter your username.")
 ]
@@ -54,16 +65,52 @@ SignInPassword = Annotated[
 
 
 class RegisterInput(Input):
-    """A new account: the username (normalised here: the name the account gets) and password."""
+    """A new account: the username (normalised here: the name the account gets) and password,
+    and optionally an address (attached once its mailed link is used)."""
 
     username: NewUsername
     password: NewPassword
+    email: EmailAddress | None = None
 
     def rule_problems(self, *, settings: Settings) -> list[Problem]:
         return [
             *on_field("username", username_problems(self.username)),
             *on_field("password", _new_password_problems(self.password, settings, self.username)),
+            *on_field("email", email_problems(self.email) if self.email else []),
         ]
+
+    @property
+    def address(self) -> str | None:
+        """The normalised address, if one was given (once the rules have passed)."""
+        return (normalise_email(self.email) or self.email) if self.email else None
+
+
+class EmailChangeInput(Input):
+    """A new address for the account, and the current password (checked by the caller)."""
+
+    email: EmailAddress
+    current_password: Annotated[
+        str,
+        Field(max_length=PASSWORD_INPUT_MAX, repr=False),
+        SchemaMessages(missing="Enter your current password.", too_long=NOT_CURRENT),
+    ]
+
+    @property
+    def address(self) -> str:
+        """The address as email-validator normalises it (once the rules have passed)."""
+        return normalise_email(self.email) or self.email
+
+    def rule_problems(
+        self, *, settings: Settings, current_password_refused: bool = False
+    ) -> list[Problem]:
+        problems = on_field("email", email_problems(self.email))
+        if not self.email.strip():
+            problems = [Problem("email", "Enter an e-mail address.")]
+        if not self.current_password:
+            problems.append(Problem("current_password", "Enter your current password."))
+        elif current_password_refused:
+            problems.append(Problem("current_password", NOT_CURRENT))
+        return problems
 
 
 class SignInInput(Input):

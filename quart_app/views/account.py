@@ -1,4 +1,4 @@
-"""Account pages: change password, sessions, activity, delete. Signed-in only, CSRF-protected."""
+"""Account pages: password, e-mail address, sessions, activity, delete. Signed-in only."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from quart_app.authn.sign_in import resume_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event, recent_events
+from quart_app.recovery.email_confirmation import offer_address, pending_address, resend_wait
 from quart_app.sessions.models import API
 from quart_app.sessions.store import (
     SignedIn,
@@ -34,6 +35,7 @@ from quart_app.sessions.store import (
 from quart_app.state import get_settings
 from quart_app.validation import (
     AccountDeleteInput,
+    EmailChangeInput,
     InputRejected,
     PasswordChangeInput,
     check,
@@ -110,6 +112,72 @@ def _signed_out_elsewhere(count: int) -> str:
     if count == 0:
         return "You had no other sessions."
     return f"{count} other session{'s' if count != 1 else ''} signed out."
+
+
+@bp.route("/email", methods=["GET", "POST"])
+@login_required
+@hashes_password
+@rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
+async def email() -> Page:
+    active = await _active()
+    if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
+        return await _email_page(active)
+    user = await _account(active)
+    settings = get_settings()
+    try:
+        entered = parse(
+            EmailChangeInput, form_input(await read_form(), EmailChangeInput), settings=settings
+        )
+        current = entered.current_password
+        refused = bool(current) and not await reauthenticate(user, current)
+        enforce(entered, settings=settings, current_password_refused=refused)
+    except InputRejected as rejected:
+        sent = getattr(rejected.value, "email", None)
+        return await _email_page(active, 400, errors=rejected.by_field(), entered=sent)
+    address = entered.address
+    db = get_db()
+    await offer_address(db, user, address)
+    await db.commit()
+    # The same answer whoever holds the address: the page tells nobody who has an account.
+    await flash(f"Check your inbox at {address}: the link in it confirms the address.", "success")
+    return redirect(url_for("account.email"), 303)
+
+
+@bp.post("/email/resend")
+@login_required
+@form_page("account.email")
+async def resend_email() -> WerkzeugResponse:
+    active = await _active()
+    db = get_db()
+    pending = await pending_address(db, active.user_id)
+    wait = await resend_wait(db, active.user_id)
+    if pending is None:
+        await db.commit()
+        await flash("There is no address waiting for confirmation.", "error")
+    elif wait:
+        await db.commit()
+        await flash(f"The link was sent moments ago. Send it again in {wait} seconds.", "error")
+    else:
+        user = await get_user(db, active.user_id)
+        if user is None:
+            raise Unauthorized()
+        await offer_address(db, user, pending)
+        await db.commit()
+        await flash(f"A new link is on its way to {pending}.", "success")
+    return redirect(url_for("account.email"), 303)
+
+
+async def _email_page(active: SignedIn, status: int = 200, **context: object) -> tuple[str, int]:
+    db = get_db()
+    user = await get_user(db, active.user_id)
+    pending = await pending_address(db, active.user_id)
+    await db.commit()
+    if user is None:
+        raise Unauthorized()
+    page = await render_template(
+        "account/email.html", address=user.email, pending=pending, **context
+    )
+    return page, status
 
 
 @bp.get("/sessions")

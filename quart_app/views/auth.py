@@ -12,6 +12,7 @@ from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
+from quart_app.recovery.email_confirmation import offer_address
 from quart_app.state import get_hasher, get_settings
 from quart_app.validation import InputRejected, LoginInput, RegisterInput, check
 from quart_app.web.forms import form_input, read_form
@@ -58,7 +59,9 @@ async def register() -> Page:
     except InputRejected as rejected:
         # The name as understood (NFKC, trimmed) when only the rules refused it, else as sent.
         shown = getattr(rejected.value, "username", sent["username"])
-        return await _register_page(400, username=shown, errors=rejected.by_field())
+        return await _register_page(
+            400, username=shown, email=sent["email"], errors=rejected.by_field()
+        )
     hasher = get_hasher()
     db = get_db()
     try:
@@ -68,12 +71,19 @@ async def register() -> Page:
     except UsernameTaken:
         await db.rollback()
         errors = {"username": [USERNAME_TAKEN]}
-        return await _register_page(409, username=entered.username, errors=errors)
+        return await _register_page(
+            409, username=entered.username, email=entered.email, errors=errors
+        )
     await add_event(db, user.id, EventKind.REGISTERED)
+    if entered.address:
+        await offer_address(db, user, entered.address)  # its link, in the account's transaction
     await db.commit()  # the account and its first event; the session is written on its own
     _fresh_browser_session()
     await start_session(user, remember=False, user_agent=_user_agent(), event=None)
-    await flash(f"Welcome, {user.username}. Your account is ready.", "success")
+    welcome = f"Welcome, {user.username}. Your account is ready."
+    if entered.address:
+        welcome += f" Check your inbox at {entered.address}: the link in it confirms the address."
+    await flash(welcome, "success")
     return redirect("/", 303)
 
 

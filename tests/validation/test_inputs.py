@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from quart_app.accounts.emails import INVALID_EMAIL
 from quart_app.config import Settings
 from quart_app.validation import (
+    EmailChangeInput,
     AccountDeleteInput,
     Input,
     InputRejected,
@@ -29,7 +31,14 @@ from quart_app.validation.inputs import (
 SETTINGS = Settings.load(environ={})  # PASSWORD_MIN_LENGTH 12, PASSWORD_MAX_LENGTH 1024
 GOOD = "correct horse battery"
 OTHER_GOOD = "a brand new passphrase"
-ALL_INPUTS = [RegisterInput, LoginInput, TokenRequestInput, PasswordChangeInput, AccountDeleteInput]
+ALL_INPUTS = [
+    RegisterInput,
+    LoginInput,
+    TokenRequestInput,
+    PasswordChangeInput,
+    AccountDeleteInput,
+    EmailChangeInput,
+]
 
 
 def rejection(model: type[Input], data: object, **context: Any) -> InputRejected:
@@ -257,6 +266,35 @@ def test_account_delete_needs_the_password() -> None:
     assert check(AccountDeleteInput, {"password": "x"}, settings=SETTINGS).password == "x"
 
 
+# --- e-mail addresses ----------------------------------------------------------------------
+
+
+def test_registration_takes_an_optional_address_normalised() -> None:
+    entered = check(RegisterInput, {"username": "ann", "password": GOOD}, settings=SETTINGS)
+    assert entered.address is None
+    sent = {"username": "ann", "password": GOOD, "email": " Ann@EXAMPLE.org "}
+    assert check(RegisterInput, sent, settings=SETTINGS).address == "Ann@example.org"
+    bad = {"username": "ann", "password": GOOD, "email": "ann@"}
+    assert refusal(RegisterInput, bad) == ("rule", {"email": [INVALID_EMAIL]})
+
+
+def test_an_address_change_needs_an_address_and_the_password() -> None:
+    assert refusal(EmailChangeInput, {"email": "", "current_password": ""}) == (
+        "rule",
+        {
+            "email": ["Enter an e-mail address."],
+            "current_password": ["Enter your current password."],
+        },
+    )
+    assert refusal(EmailChangeInput, {"email": "x" * 321, "current_password": "p"})[0] == "schema"
+    refused = {"email": "not an address", "current_password": "p"}
+    assert refusal(EmailChangeInput, refused) == ("rule", {"email": [INVALID_EMAIL]})
+    entered = check(
+        EmailChangeInput, {"email": "b@B.example", "current_password": "p"}, settings=SETTINGS
+    )
+    assert entered.address == "b@b.example"
+
+
 # --- all inputs -----------------------------------------------------------------------------
 
 
@@ -269,7 +307,11 @@ def test_inputs_publish_their_bounds_in_the_json_schema(model: type[Input]) -> N
         for name, bound in lengths.items()
         if name.endswith(("username", "password"))
     )
-    assert set(schema["required"]) == {n for n in lengths if n not in {"remember", "name"}}
+    assert set(schema["required"]) == {
+        n
+        for n in lengths
+        if n not in {"remember", "name"} and (n, model) != ("email", RegisterInput)
+    }
 
 
 def test_a_password_never_shows_in_an_inputs_repr() -> None:

@@ -1,0 +1,45 @@
+"""Security notices: a mail to the account's confirmed address naming what happened, when,
+and from which browser and IP, queued in the transaction of the action it tells about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from quart import request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_app.core.clock import utcnow
+from quart_app.events.log import USER_AGENT_MAX
+from quart_app.mail.links import public_link
+from quart_app.mail.outbox import queue_mail, render_mail
+from quart_app.state import get_trusted_proxies
+from quart_app.web.client_ip import client_ip
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeContext:
+    """Where the action came from, as a notice shows it."""
+
+    when: str
+    browser: str
+    ip: str
+    sessions_link: str
+
+
+def notice_context() -> NoticeContext:
+    """This request's time, browser and IP, and the link to review sessions."""
+    return NoticeContext(
+        when=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+        browser=request.headers.get("User-Agent", "")[:USER_AGENT_MAX] or "unknown",
+        ip=client_ip(get_trusted_proxies()),
+        sessions_link=public_link("account.sessions"),
+    )
+
+
+async def queue_notice(
+    db: AsyncSession, template: str, *, to: str, username: str, **context: Any
+) -> None:
+    """Stage the notice ``mail/<template>`` to ``to`` in ``db``'s transaction."""
+    mail = await render_mail(template, to=to, username=username, notice=notice_context(), **context)
+    await queue_mail(db, mail)
