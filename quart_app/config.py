@@ -124,6 +124,10 @@ class Settings:
     PUBLIC_URL: str = "http://localhost:8000"
     PASSWORD_RESET_LIFETIME: int = _option(60 * 60, minimum=300, maximum=24 * 60 * 60)
     EMAIL_CONFIRM_LIFETIME: int = _option(24 * 60 * 60, minimum=300, maximum=7 * 24 * 60 * 60)
+    # Password-reset requests per client IP and per account per hour, past which no more links
+    # are sent; the page says the same either way (0 turns a limit off).
+    RESET_REQUESTS_PER_IP: int = _option(20, minimum=0)
+    RESET_REQUESTS_PER_ACCOUNT: int = _option(3, minimum=0)
     # One SMTP delivery, connection to QUIT, at most this long; then it is retried later.
     MAIL_SEND_TIMEOUT: int = _option(30, minimum=1, maximum=600)
     # Seconds between a sender's looks at the outbox (a worker that queues a mail wakes its own).

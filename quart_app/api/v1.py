@@ -22,6 +22,7 @@ from quart_app.authn.password_change import stage_password_change
 from quart_app.authn.sign_in import AccountGone, issue_api_token
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
+from quart_app.events.notices import queue_notice
 from quart_app.recovery.email_confirmation import offer_address
 from quart_app.sessions.store import (
     SignedIn,
@@ -223,6 +224,8 @@ async def delete_account() -> Response:
     if not await reauthenticate(user, entered.password):
         return _wrong_password("password")
     db = get_db()
+    if user.email:  # the notice outlives the account, in the same commit
+        await queue_notice(db, "account_deleted", to=user.email, username=user.username)
     await delete_user(db, user.id)
     await db.commit()
     return _no_content()

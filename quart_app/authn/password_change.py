@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_app.accounts.models import User
 from quart_app.accounts.users import replace_password_hash
 from quart_app.events.log import EventKind, add_event
+from quart_app.events.notices import queue_notice
+from quart_app.recovery.models import RESET_PASSWORD
+from quart_app.recovery.tokens import kill_tokens
 from quart_app.sessions.store import revoke_other_sessions
 from quart_app.state import get_hasher
 
@@ -26,5 +29,8 @@ async def stage_password_change(
     if not await replace_password_hash(db, user, new_hash):
         return None
     ended = await revoke_other_sessions(db, user_id=user.id, keep_id=keep_session_id)
+    await kill_tokens(db, user_id=user.id, purpose=RESET_PASSWORD)  # a mailed link dies too
     await add_event(db, user.id, EventKind.PASSWORD_CHANGED)
+    if user.email:
+        await queue_notice(db, "password_changed", to=user.email, username=user.username)
     return ended

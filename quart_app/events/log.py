@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     SESSION_REVOKED = "session_revoked"
     TOKEN_CREATED = "token_created"  # noqa: S105  (an API token was issued: the API's sign-in)
     TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an API token was ended)
+    PASSWORD_RESET = "password_reset"  # noqa: S105  (a reset link set a new password)
     EMAIL_CHANGED = "email_changed"  # a confirmed address was attached (or replaced another)
 
 

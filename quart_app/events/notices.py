@@ -25,6 +25,7 @@ class NoticeContext:
     browser: str
     ip: str
     sessions_link: str
+    forgot_link: str
 
 
 def notice_context() -> NoticeContext:
@@ -34,6 +35,7 @@ def notice_context() -> NoticeContext:
         browser=request.headers.get("User-Agent", "")[:USER_AGENT_MAX] or "unknown",
         ip=client_ip(get_trusted_proxies()),
         sessions_link=public_link("account.sessions"),
+        forgot_link=public_link("recovery.forgot_password"),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import url_for
+from quart import current_app
 
 from quart_app.state import get_settings
 
 
 def public_link(endpoint: str, **values: Any) -> str:
-    """The absolute URL of ``endpoint`` under ``PUBLIC_URL`` (in a request or app context)."""
-    path = url_for(endpoint, _external=False, **values)
+    """The absolute URL of ``endpoint`` under ``PUBLIC_URL``, in a request or only an app
+    context (a background task): the route map builds the path, no request's host is read."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
     return get_settings().PUBLIC_URL.rstrip("/") + path

@@ -287,6 +287,12 @@ async def revoke_other_sessions(db: AsyncSession, *, user_id: int, keep_id: int)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def revoke_all_sessions(db: AsyncSession, *, user_id: int) -> int:
+    """End every session and API token of the user (a password reset); the caller commits."""
+    result = await db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def rotate_session_token(db: AsyncSession, session_id: int) -> str:
     """Give a session a new id (after re-authentication); the caller commits."""
     token = new_session_token()

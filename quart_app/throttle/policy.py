@@ -124,6 +124,21 @@ class LoginThrottle:
                 seconds = min(settings.THROTTLE_BACKOFF_BASE * 2**exponent, window)
                 await self.store.block(key, now + timedelta(seconds=seconds))
 
+    async def within_hourly_limit(self, key: str, limit: int) -> bool:
+        """Count one request against ``key``'s hourly allowance; whether it is still within it
+        (0: no limit). For limits nobody is told about, such as password-reset requests."""
+        if limit <= 0:
+            return True
+        counter = await self.store.increment(f"hourly:{key}", timedelta(hours=1), utcnow())
+        return counter.hits <= limit
+
+    async def forgive_account(self, ip: str, username: str) -> None:
+        """After a password reset: the account's own failure count and this IP's pair are
+        cleared; other IPs' pairs stay blocked (they guessed at a password nobody has now)."""
+        pair_key, user_key = self._keys(ip, username)
+        await self.store.reset(pair_key)
+        await self.store.reset(user_key)
+
     async def record_success(self, ip: str, username: str) -> None:
         """A success forgives the pair's failures (not the user-wide count: that is the
         evidence of a distributed guessing attack)."""

@@ -171,6 +171,17 @@ class PasswordChangeInput(Input):
         return problems
 
 
+class PasswordResetInput(Input):
+    """The new password a reset link sets; the policy is the account's (its username)."""
+
+    new_password: NewPassword
+
+    def rule_problems(self, *, settings: Settings, username: str) -> list[Problem]:
+        return on_field(
+            "new_password", _new_password_problems(self.new_password, settings, username)
+        )
+
+
 class AccountDeleteInput(Input):
     """The current password that confirms a deletion (checked by the caller)."""
 

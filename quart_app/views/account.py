@@ -22,6 +22,7 @@ from quart_app.authn.sign_in import resume_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event, recent_events
+from quart_app.events.notices import queue_notice
 from quart_app.recovery.email_confirmation import offer_address, pending_address, resend_wait
 from quart_app.sessions.models import API
 from quart_app.sessions.store import (
@@ -254,5 +255,8 @@ async def delete() -> Page:
     if not await reauthenticate(user, entered.password):
         errors = {"password": [CONFIRM_DELETION]}
         return await render_template("account/delete.html", errors=errors), 400
-    await delete_user(get_db(), user.id)
+    db = get_db()
+    if user.email:  # the notice has no tie to the account: it outlives it, in the same commit
+        await queue_notice(db, "account_deleted", to=user.email, username=user.username)
+    await delete_user(db, user.id)
     return await sign_out(SignOutReason.ACCOUNT_DELETED)  # one commit: the account and this session

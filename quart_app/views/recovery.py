@@ -1,4 +1,5 @@
-"""The pages a mailed link opens: confirming an address (and, next, resetting a password).
+"""Recovery pages: asking for a reset link, and the pages mailed links open (confirming an
+address, setting a new password).
 
 A GET only shows a page with a button: mail scanners open links, and must not use them up.
 The button POSTs (with the CSRF token) to the same URL, which is the only thing that does.
@@ -6,14 +7,23 @@ The button POSTs (with the CSRF token) to the same URL, which is the only thing 
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, redirect, render_template, request
-from quart_auth import current_user
+from quart import Blueprint, current_app, flash, redirect, render_template, request, session
+from quart_auth import current_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from quart_app.accounts.users import get_user
 from quart_app.core.database import get_db
+from quart_app.events.notices import notice_context
 from quart_app.recovery.email_confirmation import ConfirmationRefused, confirm_address
-from quart_app.recovery.models import CONFIRM_EMAIL
+from quart_app.recovery.models import CONFIRM_EMAIL, RESET_PASSWORD
+from quart_app.recovery.password_reset import request_reset
+from quart_app.recovery.password_reset import reset_password as reset_password_with
 from quart_app.recovery.tokens import peek_token
+from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
+from quart_app.validation import InputRejected, PasswordResetInput, check
+from quart_app.web.client_ip import client_ip
+from quart_app.web.forms import field, form_input, read_form
+from quart_app.web.route_policy import hashes_password, rate_limited
 
 bp = Blueprint("recovery", __name__)
 Page = str | tuple[str, int, dict[str, str]] | WerkzeugResponse
@@ -46,3 +56,55 @@ async def confirm_email(token: str) -> Page:
     await flash(f"{confirmed.address} is now your account's address.", "success")
     signed_in = await current_user.is_authenticated
     return redirect("/account/email" if signed_in else "/login", 303)
+
+
+# Limited per IP and per account per hour after the response (RESET_REQUESTS_PER_*), never with
+# a 429: the page is the same whatever was typed, and however often.
+@bp.route("/forgot-password", methods=["GET", "POST"])
+async def forgot_password() -> Page:
+    if request.method != "POST":  # GET, and HEAD: only the form
+        return await _link_page("recovery/forgot_password.html")
+    login = field(await read_form(), "login")
+    if login.strip():
+        # After the response: the page and its timing are the same whoever was named.
+        current_app.add_background_task(request_reset, login, notice_context())
+    return await _link_page("recovery/forgot_password_sent.html")
+
+
+@bp.route("/reset-password/<string(maxlength=100):token>", methods=["GET", "POST"])
+@hashes_password
+@rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
+async def reset_password(token: str) -> Page:
+    db = get_db()
+    live = await peek_token(db, token, RESET_PASSWORD)
+    user = None if live is None else await get_user(db, live.user_id)
+    await db.commit()  # end the read: no transaction stays open while argon2 runs
+    if user is None:
+        return await _link_page("recovery/link_invalid.html", 400, purpose=RESET_PASSWORD)
+    if request.method != "POST":  # GET, and HEAD: the form; the token is not used up
+        return await _link_page("recovery/reset_password.html", username=user.username)
+    settings = get_settings()
+    try:
+        entered = check(
+            PasswordResetInput,
+            form_input(await read_form(), PasswordResetInput),
+            settings=settings,
+            username=user.username,
+        )
+    except InputRejected as rejected:
+        return await _link_page(
+            "recovery/reset_password.html", 400,
+            username=user.username, errors=rejected.by_field(),
+        )  # fmt: skip
+    new_hash = await get_hasher().hash(entered.new_password)
+    done = await reset_password_with(db, token, new_hash, notice_context())
+    if done is None:  # used by a concurrent POST, or killed, while the password was hashed
+        await db.rollback()
+        return await _link_page("recovery/link_invalid.html", 400, purpose=RESET_PASSWORD)
+    await db.commit()
+    await get_throttle().forgive_account(client_ip(get_trusted_proxies()), done.user.username)
+    if current_user.auth_id is not None:
+        logout_user()  # whoever this browser was signed in as, that session has just ended
+    session.clear()
+    await flash("Your password was reset, and every session signed out. Log in with it.", "success")
+    return redirect("/login", 303)

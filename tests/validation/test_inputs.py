@@ -11,12 +11,13 @@ import pytest
 from quart_app.accounts.emails import INVALID_EMAIL
 from quart_app.config import Settings
 from quart_app.validation import (
-    EmailChangeInput,
     AccountDeleteInput,
+    EmailChangeInput,
     Input,
     InputRejected,
     LoginInput,
     PasswordChangeInput,
+    PasswordResetInput,
     RegisterInput,
     Stage,
     TokenRequestInput,
@@ -32,6 +33,7 @@ SETTINGS = Settings.load(environ={})  # PASSWORD_MIN_LENGTH 12, PASSWORD_MAX_LEN
 GOOD = "correct horse battery"
 OTHER_GOOD = "a brand new passphrase"
 ALL_INPUTS = [
+    PasswordResetInput,
     RegisterInput,
     LoginInput,
     TokenRequestInput,
