@@ -55,6 +55,14 @@ class Problem(BaseModel):
     )
 
 
+class ResetRequested(BaseModel):
+    """The same answer whatever was asked for."""
+
+    detail: str = (
+        "If an account with a confirmed e-mail address matches, a reset link is on its way to it."
+    )
+
+
 class NoContent(BaseModel):
     """Done; nothing to send back."""
 

@@ -1,14 +1,15 @@
 """``/api/v1``: the JSON API, calling the same flows as the HTML views.
 
 Registering, the API's sign-in (a bearer token, which is a session of kind "api"), signing
-out, the account, its sessions and tokens, a password change and a deletion. The shedding,
+out, the account, its sessions and tokens, a password change, a reset by mailed link and a
+deletion. The shedding,
 per-IP limits, throttle, dummy hash and events are those of the forms: declared on the routes
 and run by the same ``authn`` flows.
 """
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, current_app, request
 from quart_schema import document_request, document_response
 
 from quart_app.accounts.models import User
@@ -16,31 +17,35 @@ from quart_app.accounts.users import UsernameTaken, create_user, delete_user, ge
 from quart_app.api.bearer import api_session, bearer_required
 from quart_app.api.bodies import ProblemAnswer, read_input, read_schema, rejected
 from quart_app.api.openapi import problems
-from quart_app.api.schemas import AccountOut, NoContent, SessionOut, TokenOut
+from quart_app.api.schemas import AccountOut, NoContent, ResetRequested, SessionOut, TokenOut
 from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password, reauthenticate
 from quart_app.authn.password_change import stage_password_change
 from quart_app.authn.sign_in import AccountGone, issue_api_token
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
-from quart_app.events.notices import queue_notice
+from quart_app.events.notices import notice_context, queue_notice
 from quart_app.recovery.email_confirmation import offer_address
+from quart_app.recovery.password_reset import account_of_link, finish_reset, request_reset
 from quart_app.sessions.store import (
     SignedIn,
     ended_event,
     list_user_sessions,
     revoke_user_session,
 )
-from quart_app.state import get_hasher, get_settings
+from quart_app.state import get_hasher, get_settings, get_trusted_proxies
 from quart_app.validation import (
     AccountDeleteInput,
     InputRejected,
     PasswordChangeInput,
     RegisterInput,
+    ResetConfirmInput,
+    ResetRequestInput,
     TokenRequestInput,
     enforce,
 )
 from quart_app.validation.inputs import NOT_CURRENT
 from quart_app.views.auth import GENERIC_LOGIN_ERROR, USERNAME_TAKEN
+from quart_app.web.client_ip import client_ip
 from quart_app.web.problems import problem
 from quart_app.web.route_policy import hashes_password, rate_limited
 
@@ -229,6 +234,52 @@ async def delete_account() -> Response:
     await delete_user(db, user.id)
     await db.commit()
     return _no_content()
+
+
+@bp.post("/password-reset")
+@document_request(ResetRequestInput)
+@document_response(ResetRequested, 202)
+@problems(400, 413, 415)
+async def request_password_reset() -> tuple[ResetRequested, int]:
+    """Mail a reset link to the confirmed address of the account a username or address
+    names. Always 202 with the same body: the answer tells nobody whether such an account
+    exists (the lookup and the mail happen after it)."""
+    entered = await read_input(ResetRequestInput)
+    if entered.login.strip():
+        current_app.add_background_task(request_reset, entered.login, notice_context())
+    return ResetRequested(), 202
+
+
+@bp.post("/password-reset/confirm")
+@hashes_password
+@rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
+@document_request(ResetConfirmInput)
+@document_response(NoContent, 204)
+@problems(400, 413, 415, 422, 429)
+async def confirm_password_reset() -> Response:
+    """Set a new password with a mailed link's token: every session and token of the account
+    ends. 422 for a token that is unknown, used, replaced or expired."""
+    entered = await read_schema(ResetConfirmInput)
+    db = get_db()
+    user = await account_of_link(db, entered.token)
+    await db.commit()  # end the read before argon2 runs
+    if user is None:
+        return _dead_link()
+    try:
+        enforce(entered, settings=get_settings(), username=user.username)
+    except InputRejected as error:
+        raise rejected(error) from None
+    ip = client_ip(get_trusted_proxies())
+    if await finish_reset(db, entered.token, entered.new_password, notice_context(), ip) is None:
+        return _dead_link()
+    return _no_content()
+
+
+def _dead_link() -> Response:
+    message = "The link was already used, a newer one replaced it, or it expired."
+    return problem(
+        422, "Unprocessable Content", message, errors=[{"field": "token", "message": message}]
+    )
 
 
 def _wrong_password(field: str) -> Response:

@@ -26,9 +26,9 @@ from quart_app.mail.links import public_link
 from quart_app.mail.outbox import queue_mail, render_mail
 from quart_app.recovery.email_confirmation import lifetime_text
 from quart_app.recovery.models import RESET_PASSWORD
-from quart_app.recovery.tokens import LiveToken, issue_token, use_token
+from quart_app.recovery.tokens import LiveToken, issue_token, peek_token, use_token
 from quart_app.sessions.store import revoke_all_sessions
-from quart_app.state import get_database, get_settings, get_throttle
+from quart_app.state import get_database, get_hasher, get_settings, get_throttle
 
 log = logging.getLogger(__name__)
 LOGIN_INPUT_MAX = 320
@@ -89,6 +89,29 @@ async def request_reset(login: str, origin: NoticeContext) -> None:
         log.warning(
             "password-reset request dropped, database unavailable: %s", type(error).__name__
         )
+
+
+async def account_of_link(db: AsyncSession, token: str) -> User | None:
+    """The account a live reset link belongs to, without using the link up (the caller ends
+    the read before hashing)."""
+    live = await peek_token(db, token, RESET_PASSWORD)
+    return None if live is None else await get_user(db, live.user_id)
+
+
+async def finish_reset(
+    db: AsyncSession, token: str, new_password: str, origin: NoticeContext, ip: str
+) -> ResetDone | None:
+    """The reset, one flow for the page and the API: hash (no transaction open meanwhile),
+    then use the link and commit everything at once, then clear the account's failed-login
+    block. None, with nothing changed, when the link died while the password was hashed."""
+    new_hash = await get_hasher().hash(new_password)
+    done = await reset_password(db, token, new_hash, origin)
+    if done is None:  # a concurrent POST used it, or a newer request killed it
+        await db.rollback()
+        return None
+    await db.commit()
+    await get_throttle().forgive_account(ip, done.user.username)
+    return done
 
 
 async def reset_password(

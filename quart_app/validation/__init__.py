@@ -22,6 +22,8 @@ from quart_app.validation.inputs import (
     PasswordChangeInput,
     PasswordResetInput,
     RegisterInput,
+    ResetConfirmInput,
+    ResetRequestInput,
     SignInInput,
     TokenRequestInput,
 )
@@ -36,6 +38,8 @@ __all__ = [
     "PasswordResetInput",
     "Problem",
     "RegisterInput",
+    "ResetConfirmInput",
+    "ResetRequestInput",
     "SchemaMessages",
     "SignInInput",
     "Stage",

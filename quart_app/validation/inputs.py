@@ -171,6 +171,12 @@ class PasswordChangeInput(Input):
         return problems
 
 
+class ResetRequestInput(Input):
+    """A username or a confirmed address whose account should get a reset link."""
+
+    login: Annotated[str, Field(max_length=EMAIL_INPUT_MAX)]
+
+
 class PasswordResetInput(Input):
     """The new password a reset link sets; the policy is the account's (its username)."""
 
@@ -180,6 +186,12 @@ class PasswordResetInput(Input):
         return on_field(
             "new_password", _new_password_problems(self.new_password, settings, username)
         )
+
+
+class ResetConfirmInput(PasswordResetInput):
+    """The API's reset: the mailed link's token, and the new password."""
+
+    token: Annotated[str, Field(max_length=100)]
 
 
 class AccountDeleteInput(Input):

@@ -11,15 +11,13 @@ from quart import Blueprint, current_app, flash, redirect, render_template, requ
 from quart_auth import current_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quart_app.accounts.users import get_user
 from quart_app.core.database import get_db
 from quart_app.events.notices import notice_context
 from quart_app.recovery.email_confirmation import ConfirmationRefused, confirm_address
 from quart_app.recovery.models import CONFIRM_EMAIL, RESET_PASSWORD
-from quart_app.recovery.password_reset import request_reset
-from quart_app.recovery.password_reset import reset_password as reset_password_with
+from quart_app.recovery.password_reset import account_of_link, finish_reset, request_reset
 from quart_app.recovery.tokens import peek_token
-from quart_app.state import get_hasher, get_settings, get_throttle, get_trusted_proxies
+from quart_app.state import get_settings, get_trusted_proxies
 from quart_app.validation import InputRejected, PasswordResetInput, check
 from quart_app.web.client_ip import client_ip
 from quart_app.web.forms import field, form_input, read_form
@@ -76,19 +74,17 @@ async def forgot_password() -> Page:
 @rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
 async def reset_password(token: str) -> Page:
     db = get_db()
-    live = await peek_token(db, token, RESET_PASSWORD)
-    user = None if live is None else await get_user(db, live.user_id)
+    user = await account_of_link(db, token)
     await db.commit()  # end the read: no transaction stays open while argon2 runs
     if user is None:
         return await _link_page("recovery/link_invalid.html", 400, purpose=RESET_PASSWORD)
     if request.method != "POST":  # GET, and HEAD: the form; the token is not used up
         return await _link_page("recovery/reset_password.html", username=user.username)
-    settings = get_settings()
     try:
         entered = check(
             PasswordResetInput,
             form_input(await read_form(), PasswordResetInput),
-            settings=settings,
+            settings=get_settings(),
             username=user.username,
         )
     except InputRejected as rejected:
@@ -96,13 +92,9 @@ async def reset_password(token: str) -> Page:
             "recovery/reset_password.html", 400,
             username=user.username, errors=rejected.by_field(),
         )  # fmt: skip
-    new_hash = await get_hasher().hash(entered.new_password)
-    done = await reset_password_with(db, token, new_hash, notice_context())
-    if done is None:  # used by a concurrent POST, or killed, while the password was hashed
-        await db.rollback()
+    ip = client_ip(get_trusted_proxies())
+    if await finish_reset(db, token, entered.new_password, notice_context(), ip) is None:
         return await _link_page("recovery/link_invalid.html", 400, purpose=RESET_PASSWORD)
-    await db.commit()
-    await get_throttle().forgive_account(client_ip(get_trusted_proxies()), done.user.username)
     if current_user.auth_id is not None:
         logout_user()  # whoever this browser was signed in as, that session has just ended
     session.clear()
