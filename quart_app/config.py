@@ -128,6 +128,9 @@ class Settings:
     # are sent; the page says the same either way (0 turns a limit off).
     RESET_REQUESTS_PER_IP: int = _option(20, minimum=0)
     RESET_REQUESTS_PER_ACCOUNT: int = _option(3, minimum=0)
+    # Mail a notice when an account with a confirmed address signs in from a browser (user
+    # agent) none of its earlier sign-ins used.
+    NOTIFY_NEW_SIGN_IN: bool = True
     # One SMTP delivery, connection to QUIT, at most this long; then it is retried later.
     MAIL_SEND_TIMEOUT: int = _option(30, minimum=1, maximum=600)
     # Seconds between a sender's looks at the outbox (a worker that queues a mail wakes its own).

@@ -81,7 +81,7 @@ async def add_users_sharing_a_hash(
 _USERS = User.__table__
 _BY_KEY = select(
     _USERS.c.id, _USERS.c.username, _USERS.c.username_key, _USERS.c.password_hash,
-    _USERS.c.created_at,
+    _USERS.c.created_at, _USERS.c.email,
 ).where(_USERS.c.username_key == bindparam("key"))  # fmt: skip
 
 
@@ -95,13 +95,14 @@ async def look_up_user(database: Database, username: str) -> User | None:
     row = await database.read_one(_BY_KEY, {"key": username_key(username)})
     if row is None:
         return None
-    user_id, name, key, password_hash, created_at = row
+    user_id, name, key, password_hash, created_at, email = row
     return User(
         id=user_id,
         username=name,
         username_key=key,
         password_hash=password_hash,
         created_at=as_utc(created_at),
+        email=email,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart_auth import current_user, login_user
 
 from quart_app.accounts.models import User
+from quart_app.authn.new_sign_in import new_sign_in_notice
 from quart_app.core.hot_path import ConstraintViolated, Write
 from quart_app.events.log import EventKind, event_write
 from quart_app.sessions.current_user import SessionUser
@@ -39,6 +40,8 @@ async def start_session(
         writes.append(revoke_session_token_write(current_user.auth_id))
     if event is not None:
         writes.append(event_write(user.id, event))
+    if event == EventKind.LOGIN_SUCCEEDED and (notice := await new_sign_in_notice(user)):
+        writes.append(notice)  # read before this sign-in's own event exists
     signed_in = await _write_session(new, *writes)
     login_user(SessionUser(new.token, signed_in=signed_in), remember=remember)
 

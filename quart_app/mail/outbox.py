@@ -63,5 +63,11 @@ async def queue_mail(db: AsyncSession, mail: Mail) -> None:
     worker's sender is woken, so the mail leaves at once rather than at the next poll."""
     write = mail_write(mail)
     await db.execute(write.statement, write.values)
+    wake_sender_after_request()
+
+
+def wake_sender_after_request() -> None:
+    """Have this worker's sender look at the outbox when the request ends (after its commit),
+    for a mail queued other than by ``queue_mail`` (a ``mail_write`` in a hot-path commit)."""
     if has_request_context():
         g.mail_queued = True
