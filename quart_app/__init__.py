@@ -13,6 +13,7 @@ from quart_app import api, cli, maintenance
 from quart_app.config import Settings
 from quart_app.core import database
 from quart_app.core.secret_key import load_or_create_secret_key
+from quart_app.mail import serving as mail
 from quart_app.passwords import hasher
 from quart_app.passwords import policy as password_policy
 from quart_app.sessions.current_user import SessionUser
@@ -50,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     errors.init_app(app)  # first of the before-request hooks: 404 and 405 need no other work
     throttle_policy.init_app(app, settings)  # before CSRF: a flood is refused before any other work
     maintenance.init_app(app, settings)
+    mail.init_app(app, settings)
     csrf.init_app(app)
     headers.init_app(app, https_only=settings.COOKIE_SECURE)
     templating.init_app(app, settings)

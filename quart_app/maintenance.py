@@ -1,4 +1,5 @@
-"""Periodic clean-up in each worker: expired session rows and finished throttle counters.
+"""Periodic clean-up in each worker: expired sessions, link tokens and outbox rows, and
+finished throttle counters.
 
 Expiry is enforced on every lookup; this only keeps the tables small. Every worker runs it:
 the deletes are idempotent, so two workers purging at once do no harm.
@@ -17,6 +18,8 @@ from quart import Quart
 from quart_app.config import Settings
 from quart_app.core.clock import utcnow
 from quart_app.core.database import DATABASE_ERRORS, Database
+from quart_app.mail.sender import purge_outbox
+from quart_app.recovery.tokens import purge_expired_tokens
 from quart_app.sessions.store import purge_expired_sessions
 from quart_app.state import get_database, get_throttle
 from quart_app.throttle.policy import LoginThrottle
@@ -28,6 +31,8 @@ async def purge_once(database: Database, throttle: LoginThrottle, settings: Sett
     """Delete what has expired; returns the number of rows removed."""
     async with database.new_db() as db:
         removed = await purge_expired_sessions(db, settings)
+        removed += await purge_expired_tokens(db)
+        removed += await purge_outbox(db)
         await db.commit()
     longest = max(settings.THROTTLE_PAIR_WINDOW, settings.THROTTLE_USER_WINDOW, 60)
     removed += await throttle.store.purge(utcnow(), timedelta(seconds=longest))

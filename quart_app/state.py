@@ -16,17 +16,19 @@ if TYPE_CHECKING:
 
     from quart_app.config import Settings
     from quart_app.core.database import Database
+    from quart_app.mail.sender import MailSender
     from quart_app.passwords.hasher import PasswordHasherPool
     from quart_app.throttle.policy import LoginThrottle
     from quart_app.web.client_ip import Network
 
-SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES, SIGN_IN_COOKIE = (
+SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES, SIGN_IN_COOKIE, MAIL_SENDER = (
     "settings",
     "database",
     "passwords",
     "throttle",
     "trusted_proxies",
     "sign_in_cookie",
+    "mail_sender",
 )
 
 
@@ -64,6 +66,11 @@ def get_trusted_proxies(app: Quart | None = None) -> tuple[Network, ...]:
 def get_sign_in_cookie(app: Quart | None = None) -> QuartAuth:
     """quart-auth's extension: it signs and reads the sign-in cookie."""
     return _extensions(app)[SIGN_IN_COOKIE]
+
+
+def get_mail_sender(app: Quart | None = None) -> MailSender:
+    """This worker's outbox sender; set while the app serves."""
+    return _extensions(app)[MAIL_SENDER]
 
 
 def set_state(app: Quart, key: str, value: object) -> None:

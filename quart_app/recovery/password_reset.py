@@ -28,7 +28,13 @@ from quart_app.recovery.email_confirmation import lifetime_text
 from quart_app.recovery.models import RESET_PASSWORD
 from quart_app.recovery.tokens import LiveToken, issue_token, peek_token, use_token
 from quart_app.sessions.store import revoke_all_sessions
-from quart_app.state import get_database, get_hasher, get_settings, get_throttle
+from quart_app.state import (
+    get_database,
+    get_hasher,
+    get_mail_sender,
+    get_settings,
+    get_throttle,
+)
 
 log = logging.getLogger(__name__)
 LOGIN_INPUT_MAX = 320
@@ -85,6 +91,7 @@ async def request_reset(login: str, origin: NoticeContext) -> None:
             )
             await queue_mail(db, mail)
             await db.commit()
+        get_mail_sender().nudge()  # no request ends here to wake it: the mail leaves now
     except DATABASE_ERRORS as error:
         log.warning(
             "password-reset request dropped, database unavailable: %s", type(error).__name__

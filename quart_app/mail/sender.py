@@ -1,0 +1,187 @@
+"""The sender task each worker runs: claim due outbox rows with a lease, send, retry.
+
+A claim is one atomic UPDATE … RETURNING that takes rows nobody holds (on PostgreSQL with
+``FOR UPDATE SKIP LOCKED``, so senders on every host pass each other by; SQLite serialises
+writers). A claimed row carries a lease: a sender killed mid-send loses nothing, since the row
+is due again once the lease has passed. A sent row is deleted at once (it holds a live link);
+a failure is retried with backoff, and after the last attempt marked failed in the log. Every
+change after the claim names the lease's token: a sender whose lease was taken over changes
+nothing, so in the normal path nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Delete, Update, and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_app.config import Settings
+from quart_app.core.clock import utcnow
+from quart_app.core.database import DATABASE_ERRORS, Database
+from quart_app.mail.backends import Backend, build_message
+from quart_app.mail.models import OutboxMail
+
+log = logging.getLogger("quart_app.mail")
+
+BATCH = 10  # rows claimed at once, sent concurrently (so one lease covers each send)
+# Seconds before attempt 2, 3, 4, 5 (±10 %): five attempts over about an hour.
+BACKOFF = (60, 300, 900, 2400)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+_OUTBOX = OutboxMail.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    to: str
+    subject: str
+    text: str
+    html: str
+    attempts: int  # counting the one now under way
+
+
+def lease_seconds(settings: Settings) -> int:
+    """Longer than any send can take, with room for a slow database."""
+    return 2 * settings.MAIL_SEND_TIMEOUT + 30
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        _OUTBOX.c.failed_at.is_(None),
+        _OUTBOX.c.due_at <= now,
+        _OUTBOX.c.expires_at > now,
+        or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < now),
+    )
+
+
+class MailSender:
+    """One worker's sender: ``start`` it when serving begins, ``stop`` it before the database
+    closes; ``nudge`` it when a committed request has queued a mail."""
+
+    def __init__(self, database: Database, settings: Settings, backend: Backend) -> None:
+        self.database = database
+        self.settings = settings
+        self.backend = backend
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="mail sender")
+
+    async def stop(self) -> None:
+        """Cancel the loop; a send cut off keeps its row, due again once its lease passes."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.send_due()
+            except DATABASE_ERRORS as error:
+                log.warning("mail sender: database unavailable: %s", type(error).__name__)
+            interval = self.settings.MAIL_POLL_INTERVAL * random.uniform(0.9, 1.1)  # noqa: S311
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+    async def send_due(self) -> int:
+        """Claim and send batches until nothing is due; how many mails were attempted."""
+        attempted = 0
+        while claimed := await self.claim():
+            token, rows = claimed
+            await asyncio.gather(*(self._deliver(row, token) for row in rows))
+            attempted += len(rows)
+        return attempted
+
+    async def claim(self, limit: int = BATCH) -> tuple[str, list[Claimed]] | None:
+        """Take up to ``limit`` due rows under a new lease: its token and the rows, or None."""
+        now = utcnow()
+        token = secrets.token_hex(16)
+        due = (
+            select(_OUTBOX.c.id)
+            .where(_claimable(now))
+            .order_by(_OUTBOX.c.due_at, _OUTBOX.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+            .values(
+                lease_until=now + timedelta(seconds=lease_seconds(self.settings)),
+                lease_token=token,
+                attempts=_OUTBOX.c.attempts + 1,
+            )
+            .returning(
+                _OUTBOX.c.id,
+                _OUTBOX.c.to_address,
+                _OUTBOX.c.subject,
+                _OUTBOX.c.text_body,
+                _OUTBOX.c.html_body,
+                _OUTBOX.c.attempts,
+            )
+        )
+        async with self.database.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+            await connection.commit()
+        return (token, [Claimed(*row) for row in rows]) if rows else None
+
+    async def _deliver(self, row: Claimed, token: str) -> None:
+        message = build_message(
+            sender=self.settings.MAIL_FROM,
+            to=row.to,
+            subject=row.subject,
+            text=row.text,
+            html=row.html,
+        )
+        try:
+            await self.backend.send(message)
+        except Exception as error:  # any failure is retried; none ends the loop
+            await self._failed(row, token, error)
+        else:
+            await self._finish(delete(_OUTBOX), row, token)
+
+    async def _failed(self, row: Claimed, token: str, error: Exception) -> None:
+        now, kind = utcnow(), type(error).__name__
+        if row.attempts >= MAX_ATTEMPTS:
+            values = {"failed_at": now}
+            log.warning(
+                "mail %d failed permanently after %d attempts: %s", row.id, row.attempts, kind
+            )
+        else:
+            delay = BACKOFF[row.attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311
+            values = {"due_at": now + timedelta(seconds=delay)}
+            log.info("mail %d attempt %d failed (%s); retried later", row.id, row.attempts, kind)
+        statement = update(_OUTBOX).values(
+            lease_until=None, lease_token=None, last_error=kind[:200], **values
+        )
+        await self._finish(statement, row, token)
+
+    async def _finish(self, statement: Update | Delete, row: Claimed, token: str) -> None:
+        """Apply ``statement`` to the row only while this sender's lease holds it."""
+        statement = statement.where(_OUTBOX.c.id == row.id, _OUTBOX.c.lease_token == token)
+        try:
+            async with self.database.connect() as connection:
+                await connection.execute(statement)
+                await connection.commit()
+        except DATABASE_ERRORS as error:  # the lease expires; the row is tried again
+            log.warning("mail %d: outcome not recorded: %s", row.id, type(error).__name__)
+
+
+async def purge_outbox(db: AsyncSession) -> int:
+    """Delete rows no longer worth sending (their link has expired; failed ones included)."""
+    result = await db.execute(delete(OutboxMail).where(OutboxMail.expires_at <= utcnow()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
