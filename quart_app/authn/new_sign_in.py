@@ -10,7 +10,7 @@ Only accounts with a confirmed address pay for the lookup: one indexed read on t
 from __future__ import annotations
 
 from quart import request
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import bindparam, exists, or_, select
 
 from quart_app.accounts.models import User
 from quart_app.core.hot_path import Write
@@ -20,14 +20,13 @@ from quart_app.events.notices import notice_context
 from quart_app.mail.outbox import mail_write, render_mail, wake_sender_after_request
 from quart_app.state import get_database, get_settings
 
-_SEEN_BEFORE = (
-    select(literal(1))
-    .where(
+# Only named binds: the hot path hands the values over by name.
+_SEEN_BEFORE = select(
+    exists().where(
         AuthEvent.user_id == bindparam("user_id"),
-        AuthEvent.kind.in_([EventKind.LOGIN_SUCCEEDED.value, EventKind.REGISTERED.value]),
+        or_(AuthEvent.kind == bindparam("signed_in"), AuthEvent.kind == bindparam("registered")),
         AuthEvent.user_agent == bindparam("user_agent"),
     )
-    .limit(1)
 )
 
 
@@ -37,8 +36,14 @@ async def new_sign_in_notice(user: User) -> Write | None:
     if user.email is None or not get_settings().NOTIFY_NEW_SIGN_IN:
         return None
     user_agent = request.headers.get("User-Agent", "")[:USER_AGENT_MAX]
-    values = {"user_id": user.id, "user_agent": user_agent}
-    if await get_database().read_one(_SEEN_BEFORE, values) is not None:
+    values = {
+        "user_id": user.id,
+        "user_agent": user_agent,
+        "signed_in": EventKind.LOGIN_SUCCEEDED.value,
+        "registered": EventKind.REGISTERED.value,
+    }
+    seen = await get_database().read_one(_SEEN_BEFORE, values)
+    if seen is not None and seen[0]:
         return None
     mail = await render_mail(
         "new_sign_in", to=user.email, username=user.username, notice=notice_context()

@@ -3,6 +3,7 @@
 hypercorn launcher behind its ``live_server`` fixture (``server``).
 
 Fixtures: ``app``, ``client``, ``make_user``, ``signed_in_client``, ``api_client`` (a client of
-the JSON API holding a bearer token), ``csrf_token`` and ``live_server``; ``app_config`` and
+the JSON API holding a bearer token), ``mail_outbox`` (the app's mails, received by a real SMTP
+server in the test's loop: ``smtp``), ``csrf_token`` and ``live_server``; ``app_config`` and
 ``live_server_env`` are the places to change their settings.
 """

@@ -23,9 +23,17 @@ from quart_app import create_app
 from quart_app.accounts.models import User
 from quart_app.accounts.users import normalise_username, username_key
 from quart_app.config import FAST_TEST_HASHING
+from quart_app.mail.backends import SmtpBackend
+from quart_app.mail.smtp_url import parse_smtp_url
 from quart_app.sessions.models import API
 from quart_app.sessions.store import issue_session, new_session
-from quart_app.state import get_database, get_hasher, get_settings, get_sign_in_cookie
+from quart_app.state import (
+    get_database,
+    get_hasher,
+    get_mail_sender,
+    get_settings,
+    get_sign_in_cookie,
+)
 from quart_app.testing.server import (
     DEFAULT_APP,
     WORKERS,
@@ -33,6 +41,7 @@ from quart_app.testing.server import (
     run_server,
     server_environment,
 )
+from quart_app.testing.smtp import SmtpInbox
 from quart_app.web import csrf
 
 DEFAULT_PASSWORD = "correct horse battery staple"  # noqa: S105 - the tests' password
@@ -71,6 +80,24 @@ async def app(app_config: dict[str, Any]) -> AsyncIterator[Quart]:
 @pytest.fixture
 def client(app: Quart) -> QuartClient:
     return app.test_client()
+
+
+@pytest_asyncio.fixture
+async def mail_outbox(app: Quart) -> AsyncIterator[SmtpInbox]:
+    """The mails ``app`` sends, received by a real SMTP server (aiosmtpd) in the test's loop:
+    ``mail_outbox.messages``, ``await mail_outbox.wait_for(2)``, ``mail_outbox.clear()``.
+
+    The app's own sender delivers to it over SMTP from the outbox, as in production; only
+    its destination changes (from ``SMTP_URL``, or the log when unset)."""
+    inbox = await SmtpInbox.start_new()
+    target = parse_smtp_url(inbox.url)
+    sender = get_mail_sender(app)
+    original, sender.backend = sender.backend, SmtpBackend(target, timeout=10.0)
+    try:
+        yield inbox
+    finally:
+        sender.backend = original
+        await inbox.stop()
 
 
 @pytest.fixture(scope="session")
