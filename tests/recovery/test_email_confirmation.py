@@ -20,6 +20,7 @@ from quart_app.recovery.models import AccountToken
 from quart_app.state import get_database
 from quart_app.testing.plugin import SignedInClient
 from tests.support.auth import PASSWORD, AuthActions, Client, count_rows, csrf_from
+from tests.support.mail import text_of
 
 PUBLIC_URL = "https://auth.example.org"
 LINK = re.compile(r"https?://[^\s\"<>]+/confirm-email/[A-Za-z0-9_-]+")
@@ -28,12 +29,6 @@ LINK = re.compile(r"https?://[^\s\"<>]+/confirm-email/[A-Za-z0-9_-]+")
 @pytest.fixture
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     return {**app_config, "PUBLIC_URL": PUBLIC_URL}
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
 
 
 def html_of(message: EmailMessage) -> str:

@@ -7,19 +7,9 @@ import asyncio
 from typing import Any
 
 from quart import Quart
-from sqlalchemy import update
 
-from quart_app.accounts.models import User
-from quart_app.state import get_database
 from tests.support.auth import PASSWORD, AuthActions
-
-
-async def with_address(app: Quart, user: User, address: str) -> None:
-    async with get_database(app).new_db() as db:
-        await db.execute(
-            update(User).where(User.id == user.id).values(email=address, email_key=address)
-        )
-        await db.commit()
+from tests.support.mail import with_address
 
 
 async def quiet(mail_outbox: Any, count: int) -> None:

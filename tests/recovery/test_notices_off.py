@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from quart import Quart
 
-from tests.recovery.test_notices import quiet, sign_in, with_address
+from tests.recovery.test_notices import quiet, sign_in
+from tests.support.mail import with_address
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from quart_app.recovery.models import AccountToken
 from quart_app.sessions.models import UserSession
 from quart_app.state import get_database, get_settings
 from tests.support.auth import PASSWORD, AuthActions, Client, count_rows, csrf_from
+from tests.support.mail import text_of, with_address
 
 PUBLIC_URL = "https://auth.example.org"
 LINK = re.compile(r"https?://[^\s\"<>]+/reset-password/[A-Za-z0-9_-]+")
@@ -32,26 +33,10 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     return {**app_config, "PUBLIC_URL": PUBLIC_URL, "THROTTLE_PAIR_LIMIT": 2}
 
 
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
 def reset_path(message: EmailMessage) -> str:
     (link,) = LINK.findall(text_of(message))
     assert link.startswith(PUBLIC_URL + "/reset-password/")
     return link.removeprefix(PUBLIC_URL)
-
-
-async def with_address(app: Quart, user: User, address: str) -> None:
-    async with get_database(app).new_db() as db:
-        await db.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(email=address, email_key=address.casefold())
-        )
-        await db.commit()
 
 
 async def forgot(client: Client, auth: AuthActions, login: str, **kwargs: Any) -> Any:
@@ -200,9 +185,7 @@ async def test_an_expired_link_is_refused(
     await forgot(client, auth, "ann")
     (message,) = await mail_outbox.wait_for(1)
     async with get_database(app).new_db() as db:
-        await db.execute(
-            update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+        await db.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         await db.commit()
     response = await client.get(reset_path(message))
     assert response.status_code == 400
