@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quart_app.accounts.emails import AddressTaken, attach_email, find_owner
+from quart_app.accounts.emails import AddressTaken, attach_email, email_key, find_owner
 from quart_app.accounts.models import User
 from quart_app.accounts.users import get_user
 from quart_app.core.clock import utcnow
@@ -22,7 +22,7 @@ from quart_app.mail.links import public_link
 from quart_app.mail.outbox import queue_mail, render_mail
 from quart_app.recovery.models import CONFIRM_EMAIL
 from quart_app.recovery.tokens import issue_token, latest_token, use_token
-from quart_app.state import get_settings
+from quart_app.state import get_settings, get_throttle
 
 RESEND_INTERVAL = timedelta(minutes=3)
 
@@ -56,7 +56,10 @@ async def offer_address(db: AsyncSession, user: User, address: str) -> None:
     notice to it; or nothing, when it is already this account's."""
     owner = await find_owner(db, address)
     if owner is not None:
-        if owner.id != user.id:
+        # At most one such notice per address an hour: asking again and again must not turn
+        # the form into a way to flood somebody's inbox.
+        limit_key = f"address-in-use:{email_key(address)}"
+        if owner.id != user.id and await get_throttle().within_hourly_limit(limit_key, 1):
             await queue_notice(
                 db, "address_in_use", to=address, username=owner.username, address=address
             )

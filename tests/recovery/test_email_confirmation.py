@@ -201,6 +201,12 @@ async def test_an_address_held_by_another_account_looks_the_same_and_warns_its_o
     assert "owner" in text_of(warning)
     assert (await user_row(app, "owner")).email == "Owner@example.org"
     assert (await user_row(app, "asker")).email is None
+    again = await client.post(
+        "/account/email", form={"email": "owner@example.org", "current_password": PASSWORD}
+    )
+    assert again.status_code == 303  # the same answer, but no second notice within the hour
+    await asyncio.sleep(0.5)
+    assert sum(m["To"] == "OWNER@example.org" for m in mail_outbox.messages) == 1
 
 
 async def test_the_first_account_to_confirm_an_address_keeps_it(
