@@ -93,17 +93,16 @@ class SmtpInbox:
     def clear(self) -> None:
         self.messages.clear()
 
-    async def wait_for(  # noqa: ASYNC109  (a test's deadline, as pytest-timeout's)
-        self, count: int = 1, timeout: float = 5.0
-    ) -> list[EmailMessage]:
-        """The messages once at least ``count`` have arrived; AssertionError after ``timeout``."""
+    async def wait_for(self, count: int = 1, within: float = 5.0) -> list[EmailMessage]:
+        """The messages once at least ``count`` have arrived; AssertionError after ``within``
+        seconds."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 async with self._arrived:
                     await self._arrived.wait_for(lambda: len(self.messages) >= count)
         except TimeoutError:
             subjects = [m["Subject"] for m in self.messages]
             raise AssertionError(
-                f"expected {count} mail(s) within {timeout} s; got {len(subjects)}: {subjects}"
+                f"expected {count} mail(s) within {within} s; got {len(subjects)}: {subjects}"
             ) from None
         return list(self.messages)

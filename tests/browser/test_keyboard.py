@@ -40,11 +40,11 @@ def test_login_tab_order_is_username_password_remember_submit(page: Page) -> Non
     assert tab_through(page, 3) == ["username", "password", "remember", "button:Log in"]
 
 
-def test_register_tab_order_is_username_password_submit(page: Page) -> None:
+def test_register_tab_order_is_username_email_password_submit(page: Page) -> None:
     page.goto("/register")
     expect(page.get_by_label("Username", exact=True)).to_be_focused()
 
-    assert tab_through(page, 2) == ["username", "password", "button:Create account"]
+    assert tab_through(page, 3) == ["username", "email", "password", "button:Create account"]
 
 
 @pytest.mark.parametrize("path", ["/login", "/register", "/logout"])
@@ -101,6 +101,7 @@ def test_register_errors_move_focus_to_the_first_invalid_field(page: Page) -> No
     )
 
     page.keyboard.type(unique_username("focus"))
+    page.keyboard.press("Tab")  # the optional address, left empty
     page.keyboard.press("Tab")
     page.keyboard.type("too short")
     with page.expect_navigation() as short_password:

@@ -236,6 +236,6 @@ async def test_a_request_that_queues_a_mail_wakes_the_sender(
                 "csrf_token": token,
             }
             assert (await client.post("/register", form=form)).status_code == 303
-            await inbox.wait_for(1, timeout=3.0)
+            await inbox.wait_for(1, within=3.0)
         finally:
             await inbox.stop()
