@@ -95,12 +95,18 @@ def is_valid_token(sent: str) -> bool:
 def is_cross_site() -> bool:
     """Whether the browser says this request came from another site.
 
-    Sec-Fetch-Site is set by the browser and cannot be forged by a page. Origin must name
-    this host; "null" (a sandboxed frame, a cross-site redirect) counts as foreign. The host is
-    compared, not the scheme, so a proxy that ends TLS in front of the app changes nothing.
+    Sec-Fetch-Site is set by the browser and cannot be forged by a page, and it accounts for
+    every hop of a redirect: its "same-origin" settles it. That matters under
+    ``Referrer-Policy: no-referrer`` (the pages a mailed link opens), where Chromium sends
+    ``Origin: null`` with the page's own form POST. Without it, Origin must name this host;
+    "null" (a sandboxed frame, a cross-site redirect) counts as foreign. The host is compared,
+    not the scheme, so a proxy that ends TLS in front of the app changes nothing.
     """
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site == "cross-site":
         return True
+    if fetch_site == "same-origin":
+        return False
     origin = request.headers.get("Origin")
     if origin is None:
         return False  # older browsers and non-browser clients: the token alone decides

@@ -102,6 +102,7 @@ async def test_a_signed_out_token_does_not_survive_sign_in(app: Quart, auth: Aut
         {"Origin": "https://evil.example"},
         {"Origin": "http://localhost.evil.example"},
         {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "same-site"},  # a sibling subdomain's page
         {"Sec-Fetch-Site": "cross-site"},
         {"Origin": "http://localhost", "Sec-Fetch-Site": "cross-site"},
     ],
@@ -123,6 +124,8 @@ async def test_a_post_from_another_site_is_refused_even_with_the_token(
         {"Origin": "http://localhost"},
         {"Origin": "https://LOCALHOST"},  # a proxy in front may end TLS: the host decides
         {"Sec-Fetch-Site": "same-origin"},
+        # Chromium's own form POST from a page with Referrer-Policy: no-referrer.
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
         {},
     ],
 )
