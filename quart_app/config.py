@@ -24,6 +24,7 @@ MIN_SECRET_KEY_LENGTH = 32
 ASYNC_DATABASE_EXAMPLES = "sqlite+aiosqlite:///app.db or postgresql+asyncpg://user@host/db"
 REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url accepts
 FAST_TEST_HASHING = "fast-tests"
+MAX_LIST_ENTRIES = 20  # a list setting longer than this is a mistake (e.g. retries for weeks)
 HASH_PROFILES = ("standard", FAST_TEST_HASHING)
 # argon2's minimal cost: what HASH_PROFILE=fast-tests hashes with.
 FAST_TEST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
@@ -135,6 +136,9 @@ class Settings:
     MAIL_SEND_TIMEOUT: int = _option(30, minimum=1, maximum=600)
     # Seconds between a sender's looks at the outbox (a worker that queues a mail wakes its own).
     MAIL_POLL_INTERVAL: int = _option(5, minimum=1, maximum=3600)
+    # Seconds before each retry of a failed delivery (±10 %), after which the mail is marked
+    # failed: the default makes five attempts over about an hour.
+    MAIL_RETRY_DELAYS: tuple[int, ...] = _option((60, 300, 900, 2400), minimum=1, maximum=86400)
 
     @classmethod
     def load(
@@ -246,6 +250,13 @@ def _parse(option: dataclasses.Field[Any], raw: Any) -> Any:
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         return tuple(str(part) for part in raw)
+    if kind == "tuple[int, ...]":
+        parts = raw.split(",") if isinstance(raw, str) else list(raw)
+        bounds = option.metadata.get("min"), option.metadata.get("max")
+        values = tuple(_parse_int(name, part, *bounds) for part in parts if str(part).strip())
+        if len(values) > MAX_LIST_ENTRIES:
+            raise ConfigError(f"{name} takes at most {MAX_LIST_ENTRIES} values; got {len(values)}")
+        return values
     if raw is None and "None" in kind:
         return None
     if not isinstance(raw, str):

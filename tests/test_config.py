@@ -19,6 +19,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.SECRET_KEY is None and settings.DATABASE_URL is None
     assert settings.REDIS_URL is None and settings.REDIS_KEY_PREFIX == "quart_app:"
     assert (settings.DATABASE_POOL_SIZE, settings.DATABASE_MAX_OVERFLOW) == (16, 4)
+    assert settings.MAIL_RETRY_DELAYS == (60, 300, 900, 2400)
 
 
 def test_environment_values_are_parsed() -> None:
@@ -28,12 +29,14 @@ def test_environment_values_are_parsed() -> None:
             "PASSWORD_MIN_LENGTH": "16",
             "DATABASE_URL": "sqlite+aiosqlite:///x.db",
             "SECRET_KEY_FALLBACKS": "a" * 32 + ", " + "b" * 32,
+            "MAIL_RETRY_DELAYS": "5, 30",
         }
     )
     assert settings.COOKIE_SECURE is False
     assert settings.PASSWORD_MIN_LENGTH == 16
     assert settings.DATABASE_URL == "sqlite+aiosqlite:///x.db"
     assert settings.SECRET_KEY_FALLBACKS == ("a" * 32, "b" * 32)
+    assert settings.MAIL_RETRY_DELAYS == (5, 30)
 
 
 def test_overrides_win_over_environment() -> None:
@@ -54,6 +57,9 @@ def test_overrides_win_over_environment() -> None:
         ({"DATABASE_MAX_OVERFLOW": "-1"}, "DATABASE_MAX_OVERFLOW must be at least 0"),
         ({"PASSWORD_MIN_LENGTH": "100", "PASSWORD_MAX_LENGTH": "64"}, "must not exceed"),
         ({"SECRET_KEY": "short"}, "at least 32 characters"),
+        ({"MAIL_RETRY_DELAYS": "60,soon"}, "MAIL_RETRY_DELAYS must be a whole number"),
+        ({"MAIL_RETRY_DELAYS": "0"}, "MAIL_RETRY_DELAYS must be at least 1"),
+        ({"MAIL_RETRY_DELAYS": ",".join(["60"] * 21)}, "at most 20 values"),
     ],
 )
 def test_bad_values_are_clear_errors(environ: dict[str, str], message: str) -> None:

@@ -31,9 +31,6 @@ from quart_app.mail.models import OutboxMail
 log = logging.getLogger("quart_app.mail")
 
 BATCH = 10  # rows claimed at once, sent concurrently (so one lease covers each send)
-# Seconds before attempt 2, 3, 4, 5 (±10 %): five attempts over about an hour.
-BACKOFF = (60, 300, 900, 2400)
-MAX_ATTEMPTS = len(BACKOFF) + 1
 _OUTBOX = OutboxMail.__table__
 
 
@@ -50,6 +47,11 @@ class Claimed:
 def lease_seconds(settings: Settings) -> int:
     """Longer than any send can take, with room for a slow database."""
     return 2 * settings.MAIL_SEND_TIMEOUT + 30
+
+
+def max_attempts(settings: Settings) -> int:
+    """The first attempt and one per retry delay (MAIL_RETRY_DELAYS)."""
+    return len(settings.MAIL_RETRY_DELAYS) + 1
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -156,13 +158,14 @@ class MailSender:
 
     async def _failed(self, row: Claimed, token: str, error: Exception) -> None:
         now, kind = utcnow(), type(error).__name__
-        if row.attempts >= MAX_ATTEMPTS:
+        delays = self.settings.MAIL_RETRY_DELAYS
+        if row.attempts > len(delays):
             values = {"failed_at": now}
             log.warning(
                 "mail %d failed permanently after %d attempts: %s", row.id, row.attempts, kind
             )
         else:
-            delay = BACKOFF[row.attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311
+            delay = delays[row.attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311
             values = {"due_at": now + timedelta(seconds=delay)}
             log.info("mail %d attempt %d failed (%s); retried later", row.id, row.attempts, kind)
         statement = update(_OUTBOX).values(

@@ -39,11 +39,12 @@ class SmtpInbox:
         self,
         *,
         host: str = "127.0.0.1",
+        port: int = 0,
         starttls: ssl.SSLContext | None = None,
         implicit_tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
-        self.port = 0
+        self.port = port  # 0: the kernel picks one at the first start
         self.messages: list[EmailMessage] = []
         self._starttls = starttls
         self._implicit_tls = implicit_tls

@@ -16,10 +16,11 @@ from quart_app.core.clock import utcnow
 from quart_app.mail.backends import ConsoleBackend, SmtpBackend
 from quart_app.mail.models import OutboxMail
 from quart_app.mail.outbox import Mail, mail_write
-from quart_app.mail.sender import MAX_ATTEMPTS, MailSender
+from quart_app.mail.sender import MailSender, max_attempts
 from quart_app.mail.smtp_url import parse_smtp_url
 from quart_app.state import get_database, get_mail_sender, get_settings
 from quart_app.testing.smtp import SmtpInbox
+from tests.support.mail import StallingSmtp
 
 LINK = "https://auth.example.org/reset-password/secret-token-value"
 
@@ -146,11 +147,13 @@ async def test_the_last_failed_attempt_marks_the_row_failed_and_logs_no_address(
     sender = sender_to(app, inbox.url)
     await queue(app)
     caplog.set_level(logging.INFO)
-    for _ in range(MAX_ATTEMPTS):
+    attempts = max_attempts(get_settings(app))
+    assert attempts == 5  # the default MAIL_RETRY_DELAYS
+    for _ in range(attempts):
         await make_due(app)
         assert await sender.send_due() == 1
     (row,) = await rows(app)
-    assert row.failed_at is not None and row.attempts == MAX_ATTEMPTS
+    assert row.failed_at is not None and row.attempts == attempts
     await make_due(app)
     assert await sender.send_due() == 0  # no more attempts
     logged = "\n".join(record.getMessage() for record in caplog.records)
@@ -176,29 +179,19 @@ async def test_starttls_required_refuses_a_server_without_it(quiet_app: Quart) -
 
 async def test_a_stalling_server_is_cut_off_by_the_send_timeout(quiet_app: Quart) -> None:
     app = quiet_app
-    released = asyncio.Event()
-
-    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await released.wait()  # accepts, never greets
-        writer.close()
-        await writer.wait_closed()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    stalling = StallingSmtp()
+    await stalling.start()
     try:
-        backend = SmtpBackend(parse_smtp_url(f"smtp://127.0.0.1:{port}"), timeout=1.0)
+        backend = SmtpBackend(parse_smtp_url(f"smtp://127.0.0.1:{stalling.port}"), timeout=1.0)
         sender = MailSender(get_database(app), get_settings(app), backend)
         await queue(app)
-        started = asyncio.get_running_loop().time()
-        assert await sender.send_due() == 1
-        assert asyncio.get_running_loop().time() - started < 5
+        async with asyncio.timeout(10):  # without the send timeout, it would hang for good
+            assert await sender.send_due() == 1
         (row,) = await rows(app)
         assert row.attempts == 1 and row.last_error
+        assert stalling.accepted == 1 and not stalling.holding(1)  # the sender hung up
     finally:
-        released.set()
-        await asyncio.sleep(0.05)
-        server.close()
-        await server.wait_closed()
+        await stalling.stop()
 
 
 async def test_without_smtp_url_the_log_is_the_delivery(
