@@ -14,12 +14,13 @@ from quart_app.config import Settings
 from quart_app.core import database
 from quart_app.core.secret_key import load_or_create_secret_key
 from quart_app.mail import serving as mail
+from quart_app.mfa.encryption import SecretBox
 from quart_app.passwords import hasher
 from quart_app.passwords import policy as password_policy
 from quart_app.sessions.current_user import SessionUser
-from quart_app.state import SETTINGS, SIGN_IN_COOKIE, TRUSTED_PROXIES, set_state
+from quart_app.state import SECRET_BOX, SETTINGS, SIGN_IN_COOKIE, TRUSTED_PROXIES, set_state
 from quart_app.throttle import policy as throttle_policy
-from quart_app.views import account, auth, health, main, recovery
+from quart_app.views import account, auth, health, main, recovery, second_factor, two_factor
 from quart_app.web import admission, csrf, errors, headers, route_policy, templating
 from quart_app.web.client_ip import parse_networks
 from quart_app.web.request_completion import CompletingHTTPConnection
@@ -38,6 +39,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config.update(quart_config(settings, app.instance_path))
     set_state(app, SETTINGS, settings)
     set_state(app, TRUSTED_PROXIES, parse_networks(settings.TRUSTED_PROXIES))
+    secret_box = SecretBox.for_app(
+        settings.MFA_ENCRYPTION_KEYS, app.config["SECRET_KEY"], settings.SECRET_KEY_FALLBACKS
+    )
+    set_state(app, SECRET_BOX, secret_box)
 
     database.init_app(
         app,
@@ -61,6 +66,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(second_factor.bp)
+    app.register_blueprint(two_factor.bp)
     api.init_app(app)
     route_policy.mark_static_files(app)
     cli.init_app(app)

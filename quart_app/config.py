@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from quart_app.mail.smtp_url import parse_smtp_url
+from quart_app.mfa.encryption import is_fernet_key
 from quart_app.web.client_ip import parse_networks
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -139,6 +140,14 @@ class Settings:
     # Seconds before each retry of a failed delivery (±10 %), after which the mail is marked
     # failed: the default makes five attempts over about an hour.
     MAIL_RETRY_DELAYS: tuple[int, ...] = _option((60, 300, 900, 2400), minimum=1, maximum=86400)
+    # Two-factor. Fernet keys (comma-separated) that encrypt authenticator-app secrets at rest:
+    # the first encrypts, every one decrypts; `quart --app quart_app rotate-mfa-keys` re-encrypts
+    # under the first. Unset: a key derived from SECRET_KEY (and one from each fallback).
+    MFA_ENCRYPTION_KEYS: tuple[str, ...] = ()
+    # Wrong second-factor codes per account within the window, across all its pending sign-ins;
+    # past the limit, 429 with Retry-After until the window ends.
+    SECOND_FACTOR_LIMIT: int = _option(10, minimum=1, maximum=1000)
+    SECOND_FACTOR_WINDOW: int = _option(15 * 60, minimum=60, maximum=24 * 60 * 60)
 
     @classmethod
     def load(
@@ -191,6 +200,14 @@ class Settings:
             except ValueError as error:
                 raise ConfigError(f"SMTP_URL: {error}") from None
         _check_public_url(settings.PUBLIC_URL)
+        for number, key in enumerate(settings.MFA_ENCRYPTION_KEYS, start=1):
+            if not is_fernet_key(key):
+                # Not echoed: it is a secret.
+                raise ConfigError(
+                    f"MFA_ENCRYPTION_KEYS: key {number} is not a Fernet key (make one with "
+                    "python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())')"
+                )
         return settings
 
 

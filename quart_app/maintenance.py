@@ -15,14 +15,16 @@ from datetime import timedelta
 
 from quart import Quart
 
+from quart_app.authn.second_factor import purge_pending_sign_ins
 from quart_app.config import Settings
 from quart_app.core.clock import utcnow
 from quart_app.core.database import DATABASE_ERRORS, Database
 from quart_app.mail.sender import purge_outbox
+from quart_app.mfa.authenticator import purge_enrolments
 from quart_app.recovery.tokens import purge_expired_tokens
 from quart_app.sessions.store import purge_expired_sessions
 from quart_app.state import get_database, get_throttle
-from quart_app.throttle.policy import LoginThrottle
+from quart_app.throttle.policy import HOURLY_WINDOW, LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,15 @@ async def purge_once(database: Database, throttle: LoginThrottle, settings: Sett
         removed = await purge_expired_sessions(db, settings)
         removed += await purge_expired_tokens(db)
         removed += await purge_outbox(db)
+        removed += await purge_pending_sign_ins(db)
+        removed += await purge_enrolments(db)
         await db.commit()
-    longest = max(settings.THROTTLE_PAIR_WINDOW, settings.THROTTLE_USER_WINDOW, 60)
+    longest = max(
+        settings.THROTTLE_PAIR_WINDOW,
+        settings.THROTTLE_USER_WINDOW,
+        settings.SECOND_FACTOR_WINDOW,
+        HOURLY_WINDOW,
+    )
     removed += await throttle.store.purge(utcnow(), timedelta(seconds=longest))
     return removed
 

@@ -17,11 +17,21 @@ if TYPE_CHECKING:
     from quart_app.config import Settings
     from quart_app.core.database import Database
     from quart_app.mail.sender import MailSender
+    from quart_app.mfa.encryption import SecretBox
     from quart_app.passwords.hasher import PasswordHasherPool
     from quart_app.throttle.policy import LoginThrottle
     from quart_app.web.client_ip import Network
 
-SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES, SIGN_IN_COOKIE, MAIL_SENDER = (
+(
+    SETTINGS,
+    DATABASE,
+    HASHER,
+    THROTTLE,
+    TRUSTED_PROXIES,
+    SIGN_IN_COOKIE,
+    MAIL_SENDER,
+    SECRET_BOX,
+) = (
     "settings",
     "database",
     "passwords",
@@ -29,6 +39,7 @@ SETTINGS, DATABASE, HASHER, THROTTLE, TRUSTED_PROXIES, SIGN_IN_COOKIE, MAIL_SEND
     "trusted_proxies",
     "sign_in_cookie",
     "mail_sender",
+    "secret_box",
 )
 
 
@@ -71,6 +82,11 @@ def get_sign_in_cookie(app: Quart | None = None) -> QuartAuth:
 def get_mail_sender(app: Quart | None = None) -> MailSender:
     """This worker's outbox sender; set while the app serves."""
     return _extensions(app)[MAIL_SENDER]
+
+
+def get_secret_box(app: Quart | None = None) -> SecretBox:
+    """What seals and opens authenticator-app secrets (``mfa.encryption``)."""
+    return _extensions(app)[SECRET_BOX]
 
 
 def set_state(app: Quart, key: str, value: object) -> None:

@@ -30,6 +30,9 @@ class User(Base):
     # decides uniqueness: one confirmed address, one account. None until one is confirmed.
     email: Mapped[str | None] = mapped_column(String(320))
     email_key: Mapped[str | None] = mapped_column(String(320))
+    # When two-factor sign-in was turned on (an authenticator app confirmed); None while off.
+    # On the row the login reads anyway: the password step needs no second query to know.
+    two_factor_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("uq_users_email_key", "email_key", unique=True),)
 

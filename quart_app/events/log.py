@@ -32,6 +32,12 @@ class EventKind(StrEnum):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105  (an API token was ended)
     PASSWORD_RESET = "password_reset"  # noqa: S105  (a reset link set a new password)
     EMAIL_CHANGED = "email_changed"  # a confirmed address was attached (or replaced another)
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    TWO_FACTOR_RESET = "two_factor_reset"  # an operator turned it off (the reset-2fa command)
+    RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    SECOND_FACTOR_FAILED = "second_factor_failed"  # a wrong code after the right password
 
 
 _INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)

@@ -42,6 +42,7 @@ from quart_app.testing.server import (
     server_environment,
 )
 from quart_app.testing.smtp import SmtpInbox
+from quart_app.testing.totp import TotpDevice, enrol_totp
 from quart_app.web import csrf
 
 DEFAULT_PASSWORD = "correct horse battery staple"  # noqa: S105 - the tests' password
@@ -53,6 +54,7 @@ MakeUser = Callable[..., Awaitable[User]]
 SignIn = Callable[..., Awaitable["SignedInClient"]]
 ApiSignIn = Callable[..., Awaitable["ApiClient"]]
 ReadToken = Callable[[QuartClient, str], Awaitable[str]]
+EnrolTotp = Callable[..., Awaitable[TotpDevice]]
 
 
 @pytest.fixture
@@ -230,6 +232,18 @@ def api_client(app: Quart) -> ApiSignIn:
         return ApiClient(app, new.token)
 
     return sign_in
+
+
+@pytest.fixture
+def totp_device(app: Quart) -> EnrolTotp:
+    """``device = await totp_device(user)``: two-factor on for ``user`` with a new
+    authenticator app and recovery codes (``device.recovery_codes``), without the pages;
+    ``await device.fresh_code()`` is a code the app accepts now (``quart_app.testing.totp``)."""
+
+    async def enrol(user: User, *, with_recovery_codes: bool = True) -> TotpDevice:
+        return await enrol_totp(app, user, with_recovery_codes=with_recovery_codes)
+
+    return enrol
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from quart_app.web.route_policy import policy_of
 
 # Per worker: how many over-the-limit IPs are remembered (a few hundred KiB at most).
 REFUSAL_MEMO_SIZE = 10_000
+HOURLY_WINDOW = 60 * 60  # seconds: within_hourly_limit's window
 
 
 class Throttled(Exception):
@@ -45,6 +46,10 @@ class Throttled(Exception):
 def _name_digest(username: str) -> str:
     # Hashed: people type passwords into the username field, and keys stay a fixed size.
     return hashlib.sha256(username_key(username).encode()).hexdigest()[:32]
+
+
+def _second_factor_key(user_id: int) -> str:
+    return f"fail:second-factor:{user_id}"
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
@@ -129,8 +134,27 @@ class LoginThrottle:
         (0: no limit). For limits nobody is told about, such as password-reset requests."""
         if limit <= 0:
             return True
-        counter = await self.store.increment(f"hourly:{key}", timedelta(hours=1), utcnow())
+        window = timedelta(seconds=HOURLY_WINDOW)
+        counter = await self.store.increment(f"hourly:{key}", window, utcnow())
         return counter.hits <= limit
+
+    async def check_second_factor(self, user_id: int) -> None:
+        """Raise Throttled while the account's wrong second-factor codes are over the limit."""
+        counter = (await self.store.read([_second_factor_key(user_id)])).get(
+            _second_factor_key(user_id)
+        )
+        now = utcnow()
+        if counter is not None and counter.blocked_until and counter.blocked_until > now:
+            raise Throttled(_seconds_until(counter.blocked_until, now))
+
+    async def record_second_factor_failure(self, user_id: int) -> None:
+        """Count a wrong code against the account (every pending sign-in of it together: a new
+        password step does not buy new guesses); at the limit, block to the window's end."""
+        window = timedelta(seconds=self.settings.SECOND_FACTOR_WINDOW)
+        key, now = _second_factor_key(user_id), utcnow()
+        counter = await self.store.increment(key, window, now)
+        if counter.hits >= self.settings.SECOND_FACTOR_LIMIT:
+            await self.store.block(key, counter.window_started_at + window)
 
     async def forgive_account(self, ip: str, username: str) -> None:
         """After a password reset: the account's own failure count and this IP's pair are

@@ -17,6 +17,7 @@ from quart_app.validation.check import (
 )
 from quart_app.validation.inputs import (
     AccountDeleteInput,
+    CurrentPasswordInput,
     EmailChangeInput,
     LoginInput,
     PasswordChangeInput,
@@ -24,12 +25,16 @@ from quart_app.validation.inputs import (
     RegisterInput,
     ResetConfirmInput,
     ResetRequestInput,
+    SecondFactorInput,
+    SecondFactorTokenInput,
     SignInInput,
     TokenRequestInput,
+    TotpConfirmInput,
 )
 
 __all__ = [
     "AccountDeleteInput",
+    "CurrentPasswordInput",
     "EmailChangeInput",
     "Input",
     "InputRejected",
@@ -41,9 +46,12 @@ __all__ = [
     "ResetConfirmInput",
     "ResetRequestInput",
     "SchemaMessages",
+    "SecondFactorInput",
+    "SecondFactorTokenInput",
     "SignInInput",
     "Stage",
     "TokenRequestInput",
+    "TotpConfirmInput",
     "check",
     "enforce",
     "parse",

@@ -19,6 +19,7 @@ from quart_app.accounts.users import (
     username_problems,
 )
 from quart_app.config import Settings
+from quart_app.mfa.totp import normalise_code as normalise_totp_code
 from quart_app.passwords.policy import password_problems
 from quart_app.validation.check import Input, Problem, SchemaMessages, on_field
 
@@ -205,6 +206,72 @@ class AccountDeleteInput(Input):
 
     def rule_problems(self, *, settings: Settings) -> list[Problem]:
         return [] if self.password else [Problem("password", CONFIRM_DELETION)]
+
+
+CODE_INPUT_MAX = 64  # a recovery code with spaces is 29 characters; longer is no code of ours
+ENTER_CODE = "Enter the 6-digit code from your authenticator app, or a recovery code."
+ENTER_APP_CODE = "Enter the 6-digit code your authenticator app shows."
+WRONG_CODE = "That code is not right."
+CurrentPassword = Annotated[
+    str,
+    Field(max_length=PASSWORD_INPUT_MAX, repr=False),
+    SchemaMessages(missing="Enter your current password.", too_long=NOT_CURRENT),
+]
+
+
+class SecondFactorInput(Input):
+    """The second step of a sign-in: an authenticator code or a recovery code."""
+
+    code: Annotated[
+        str,
+        Field(max_length=CODE_INPUT_MAX, repr=False),
+        SchemaMessages(missing=ENTER_CODE, too_long=WRONG_CODE),
+    ]
+
+    def rule_problems(self, *, settings: Settings) -> list[Problem]:
+        return [] if self.code.strip() else [Problem("code", ENTER_CODE)]
+
+
+class SecondFactorTokenInput(SecondFactorInput):
+    """The API's second step: the token the password step answered with, and the code."""
+
+    second_factor_token: Annotated[str, Field(max_length=100, repr=False)]
+
+
+class CurrentPasswordInput(Input):
+    """A change to the second factors, confirmed by the current password (checked by the
+    caller)."""
+
+    current_password: CurrentPassword
+
+    def rule_problems(
+        self, *, settings: Settings, current_password_refused: bool = False
+    ) -> list[Problem]:
+        if not self.current_password:
+            return [Problem("current_password", "Enter your current password.")]
+        if current_password_refused:
+            return [Problem("current_password", NOT_CURRENT)]
+        return []
+
+
+class TotpConfirmInput(CurrentPasswordInput):
+    """The first code of a new authenticator app, and the current password."""
+
+    code: Annotated[
+        str,
+        Field(max_length=CODE_INPUT_MAX, repr=False),
+        SchemaMessages(missing=ENTER_APP_CODE, too_long=ENTER_APP_CODE),
+    ]
+
+    def rule_problems(
+        self, *, settings: Settings, current_password_refused: bool = False
+    ) -> list[Problem]:
+        problems = super().rule_problems(
+            settings=settings, current_password_refused=current_password_refused
+        )
+        if normalise_totp_code(self.code) is None:
+            problems.insert(0, Problem("code", ENTER_APP_CODE))
+        return problems
 
 
 def _new_password_problems(password: str, settings: Settings, username: str) -> list[str]:

@@ -11,10 +11,9 @@ from quart import (
     request,
     url_for,
 )
-from quart_auth import Unauthorized, current_user, login_required
+from quart_auth import Unauthorized, login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from quart_app.accounts.models import User
 from quart_app.accounts.users import delete_user, get_user
 from quart_app.authn.flow import reauthenticate
 from quart_app.authn.password_change import stage_password_change
@@ -44,29 +43,12 @@ from quart_app.validation import (
     parse,
 )
 from quart_app.validation.inputs import CONFIRM_DELETION, NOT_CURRENT
+from quart_app.views.signed_in import active_session, signed_in_account, signed_out_elsewhere
 from quart_app.web.forms import form_input, read_form
 from quart_app.web.route_policy import form_page, hashes_password, rate_limited
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 Page = str | tuple[str, int] | WerkzeugResponse
-
-
-async def _active() -> SignedIn:
-    """This request's session (login_required has already resolved it: no query here)."""
-    active = await current_user.load()
-    if active is None:
-        raise Unauthorized()  # signed out meanwhile: to the login page
-    return active
-
-
-async def _account(active: SignedIn) -> User:
-    """The signed-in user's row, for the pages that check or change the password."""
-    db = get_db()
-    user = await get_user(db, active.user_id)
-    await db.commit()  # end the read: no transaction stays open while argon2 runs
-    if user is None:
-        raise Unauthorized()  # signed out meanwhile: to the login page
-    return user
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -76,8 +58,8 @@ async def _account(active: SignedIn) -> User:
 async def password() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await render_template("account/password.html")
-    active = await _active()
-    user = await _account(active)
+    active = await active_session()
+    user = await signed_in_account(active)
     settings = get_settings()
     try:
         entered = parse(
@@ -105,14 +87,8 @@ async def password() -> Page:
     token = await rotate_session_token(db, active.id)  # a copy of the old cookie dies too
     await db.commit()  # the new hash, the ended sessions, the new id, the event: one transaction
     resume_session(token, active)
-    await flash(f"Your password was changed. {_signed_out_elsewhere(ended)}", "success")
+    await flash(f"Your password was changed. {signed_out_elsewhere(ended)}", "success")
     return redirect(url_for("account.password"), 303)
-
-
-def _signed_out_elsewhere(count: int) -> str:
-    if count == 0:
-        return "You had no other sessions."
-    return f"{count} other session{'s' if count != 1 else ''} signed out."
 
 
 @bp.route("/email", methods=["GET", "POST"])
@@ -120,10 +96,10 @@ def _signed_out_elsewhere(count: int) -> str:
 @hashes_password
 @rate_limited("THROTTLE_ACCOUNT_PER_MINUTE")
 async def email() -> Page:
-    active = await _active()
+    active = await active_session()
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await _email_page(active)
-    user = await _account(active)
+    user = await signed_in_account(active)
     settings = get_settings()
     try:
         entered = parse(
@@ -148,7 +124,7 @@ async def email() -> Page:
 @login_required
 @form_page("account.email")
 async def resend_email() -> WerkzeugResponse:
-    active = await _active()
+    active = await active_session()
     db = get_db()
     pending = await pending_address(db, active.user_id)
     wait = await resend_wait(db, active.user_id)
@@ -184,7 +160,7 @@ async def _email_page(active: SignedIn, status: int = 200, **context: object) ->
 @bp.get("/sessions")
 @login_required
 async def sessions() -> str:
-    active = await _active()
+    active = await active_session()
     listings = await list_user_sessions(
         get_db(),
         user_id=active.user_id,
@@ -200,7 +176,7 @@ async def sessions() -> str:
 @login_required
 @form_page("account.sessions")
 async def revoke(session_id: int) -> WerkzeugResponse:
-    active = await _active()
+    active = await active_session()
     # Scoped by user: another user's session id is "not found", never revoked or revealed.
     db = get_db()
     kind = await revoke_user_session(db, user_id=active.user_id, session_id=session_id)
@@ -218,20 +194,20 @@ async def revoke(session_id: int) -> WerkzeugResponse:
 @login_required
 @form_page("account.sessions")
 async def revoke_others() -> WerkzeugResponse:
-    active = await _active()
+    active = await active_session()
     db = get_db()
     ended = await revoke_other_sessions(db, user_id=active.user_id, keep_id=active.id)
     if ended:
         await add_event(db, active.user_id, EventKind.SESSION_REVOKED)
     await db.commit()
-    await flash(_signed_out_elsewhere(ended), "success")
+    await flash(signed_out_elsewhere(ended), "success")
     return redirect(url_for("account.sessions"), 303)
 
 
 @bp.get("/activity")
 @login_required
 async def activity() -> str:
-    active = await _active()
+    active = await active_session()
     events = await recent_events(get_db(), active.user_id)
     return await render_template("account/activity.html", events=events)
 
@@ -243,7 +219,7 @@ async def activity() -> str:
 async def delete() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
         return await render_template("account/delete.html")
-    user = await _account(await _active())
+    user = await signed_in_account(await active_session())
     try:
         entered = check(
             AccountDeleteInput,

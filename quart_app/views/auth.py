@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, redirect, render_template, request, session
+from quart import Blueprint, flash, redirect, render_template, request, session, url_for
 from quart_auth import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from quart_app.accounts.models import User
 from quart_app.accounts.users import UsernameTaken, create_user
 from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password
+from quart_app.authn.second_factor import PENDING_SIGN_IN, begin_second_factor
 from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
 from quart_app.recovery.email_confirmation import offer_address
+from quart_app.sessions.models import BROWSER
 from quart_app.state import get_hasher, get_settings
 from quart_app.validation import InputRejected, LoginInput, RegisterInput, check
 from quart_app.web.forms import form_input, read_form
@@ -117,6 +120,8 @@ async def login() -> Page:
         return await _login_page(
             401, username=username, remember=remember, login_error=GENERIC_LOGIN_ERROR
         )
+    if outcome.user.two_factor_since is not None:
+        return await _ask_for_second_factor(outcome.user, remember=remember)
     _fresh_browser_session()
     try:
         await start_session(
@@ -131,6 +136,24 @@ async def login() -> Page:
         )
     await flash(f"Signed in as {outcome.user.username}.", "success")
     return redirect(safe_next(request.args.get("next")), 303)
+
+
+async def _ask_for_second_factor(user: User, *, remember: bool) -> WerkzeugResponse:
+    """The password was right and the account has two-factor on: no session yet, only a
+    pending sign-in that remembers the account, ``next`` and "remember me" server-side."""
+    next_target = request.args.get("next")
+    db = get_db()
+    token = await begin_second_factor(
+        db,
+        user,
+        kind=BROWSER,
+        next_path=next_target if is_safe_next(next_target) else None,
+        remember=remember,
+    )
+    await db.commit()
+    _fresh_browser_session()
+    session[PENDING_SIGN_IN] = token
+    return redirect(url_for("second_factor.login_step"), 303)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
