@@ -80,6 +80,9 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
         connection.execute("DROP TABLE throttle_counters")
         connection.execute("DROP TABLE mail_outbox")
         connection.execute("DROP TABLE account_tokens")
+        for table in ("pending_sign_ins", "recovery_codes", "totp_enrolments", "totp_credentials"):
+            connection.execute(f"DROP TABLE {table}")
+        connection.execute("ALTER TABLE users DROP COLUMN two_factor_since")
         connection.execute("DROP INDEX uq_users_email_key")
         connection.execute("ALTER TABLE users DROP COLUMN email")
         connection.execute("ALTER TABLE users DROP COLUMN email_key")
@@ -96,8 +99,9 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
         connection.commit()
     result = invoke(runner, ["db-upgrade"])
     assert result.exit_code == 0, result.output
-    assert "Database at revision 0004." in result.output
+    assert "Database at revision 0005." in result.output
     assert {"auth_events", "throttle_counters", "mail_outbox", "account_tokens"} <= tables(database)
+    assert {"totp_credentials", "recovery_codes", "pending_sign_ins"} <= tables(database)
     with closing(sqlite3.connect(database)) as connection:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(sessions)")}
         kept = connection.execute("SELECT token_digest, kind, name FROM sessions").fetchall()

@@ -22,7 +22,10 @@ from quart_app.web.problems import API_PREFIX, PROBLEM_JSON
 # Each status an API route may answer with an error, and what it means there.
 PROBLEMS = {
     400: "The body breaks the schema: malformed JSON, a missing or mistyped field, a length.",
-    401: "No token, or one that is malformed, expired or revoked.",
+    401: (
+        "No token, or one that is malformed, expired or revoked; at POST /tokens, a wrong "
+        "password, or (type /api/v1/problems/second-factor-required) a code is needed next."
+    ),
     403: "The current password is wrong.",
     404: "No such session or token of yours.",
     409: "The username is taken.",

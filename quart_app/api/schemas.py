@@ -53,6 +53,13 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="400 and 422: what is wrong with each field"
     )
+    second_factor_token: str | None = Field(
+        default=None,
+        description=(
+            "401 of type /api/v1/problems/second-factor-required: send it with a code to "
+            "POST /api/v1/tokens/second-factor within 5 minutes"
+        ),
+    )
 
 
 class ResetRequested(BaseModel):

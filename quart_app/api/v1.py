@@ -20,12 +20,20 @@ from quart_app.api.openapi import problems
 from quart_app.api.schemas import AccountOut, NoContent, ResetRequested, SessionOut, TokenOut
 from quart_app.authn.flow import AttemptThrottled, PasswordRefused, check_password, reauthenticate
 from quart_app.authn.password_change import stage_password_change
+from quart_app.authn.second_factor import (
+    SecondFactorPassed,
+    SecondFactorRefused,
+    SecondFactorThrottled,
+    begin_second_factor,
+    check_second_factor,
+)
 from quart_app.authn.sign_in import AccountGone, issue_api_token
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
 from quart_app.events.notices import notice_context, queue_notice
 from quart_app.recovery.email_confirmation import offer_address
 from quart_app.recovery.password_reset import account_of_link, finish_reset, request_reset
+from quart_app.sessions.models import API
 from quart_app.sessions.store import (
     SignedIn,
     ended_event,
@@ -40,16 +48,19 @@ from quart_app.validation import (
     RegisterInput,
     ResetConfirmInput,
     ResetRequestInput,
+    SecondFactorTokenInput,
     TokenRequestInput,
     enforce,
 )
-from quart_app.validation.inputs import NOT_CURRENT
+from quart_app.validation.inputs import NOT_CURRENT, WRONG_CODE
 from quart_app.views.auth import GENERIC_LOGIN_ERROR, USERNAME_TAKEN
 from quart_app.web.client_ip import client_ip
 from quart_app.web.problems import problem
 from quart_app.web.route_policy import hashes_password, rate_limited
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+CHALLENGE = [("WWW-Authenticate", 'Bearer realm="api"')]
+SECOND_FACTOR_REQUIRED = "/api/v1/problems/second-factor-required"
 
 
 def _no_content() -> Response:
@@ -114,19 +125,61 @@ async def create_token() -> tuple[TokenOut, int] | Response:
         )
     if isinstance(outcome, PasswordRefused):
         return _login_refused()
+    if outcome.user.two_factor_since is not None:
+        db = get_db()
+        pending = await begin_second_factor(db, outcome.user, kind=API, token_name=entered.name)
+        await db.commit()
+        return problem(
+            401,
+            "Second factor required",
+            "This account has two-factor sign-in: send a code from its authenticator app (or "
+            "a recovery code) with second_factor_token to POST /api/v1/tokens/second-factor "
+            "within 5 minutes.",
+            headers=CHALLENGE,
+            kind=SECOND_FACTOR_REQUIRED,
+            members={"second_factor_token": pending},
+        )
+    return await _new_token(outcome.user, entered.name)
+
+
+async def _new_token(user: User, name: str | None) -> tuple[TokenOut, int] | Response:
     user_agent = request.headers.get("User-Agent", "")
     try:
-        new = await issue_api_token(outcome.user, name=entered.name, user_agent=user_agent)
+        new = await issue_api_token(user, name=name, user_agent=user_agent)
     except AccountGone:
         return _login_refused()
     expires_at = new.write.values["expires_at"]
     return TokenOut(token=new.token, expires_at=expires_at), 201
 
 
+@bp.post("/tokens/second-factor")
+@rate_limited("THROTTLE_LOGIN_PER_MINUTE")
+@document_request(SecondFactorTokenInput)
+@document_response(TokenOut, 201)
+@problems(400, 401, 413, 415, 422, 429)
+async def complete_token() -> tuple[TokenOut, int] | Response:
+    """The second step of the sign-in for an account with two-factor on: the
+    ``second_factor_token`` that ``POST /tokens`` answered with, and a current code from the
+    authenticator app or an unused recovery code. 5 wrong codes end the token."""
+    entered = await read_input(SecondFactorTokenInput)
+    outcome = await check_second_factor(entered.second_factor_token, entered.code, kind=API)
+    if isinstance(outcome, SecondFactorPassed):
+        return await _new_token(outcome.user, outcome.step.token_name)
+    if isinstance(outcome, SecondFactorRefused):
+        left = outcome.attempts_left
+        detail = f"{WRONG_CODE} {left} attempt{'s' if left != 1 else ''} left."
+        return problem(401, "Unauthorized", detail, headers=CHALLENGE)
+    if isinstance(outcome, SecondFactorThrottled):
+        retry = str(outcome.retry_after_seconds)
+        detail = "Too many wrong codes: wait Retry-After seconds."
+        return problem(429, "Too Many Requests", detail, headers=[("Retry-After", retry)])
+    detail = "The second_factor_token is unknown, used or expired: sign in again at POST /tokens."
+    return problem(401, "Unauthorized", detail, headers=CHALLENGE)
+
+
 def _login_refused() -> Response:
     """The form's generic message: nothing says whether the name exists."""
-    challenge = [("WWW-Authenticate", 'Bearer realm="api"')]
-    return problem(401, "Unauthorized", GENERIC_LOGIN_ERROR, headers=challenge)
+    return problem(401, "Unauthorized", GENERIC_LOGIN_ERROR, headers=CHALLENGE)
 
 
 @bp.delete("/tokens/current")

@@ -74,8 +74,9 @@ async def enrol() -> Page:
     if user.two_factor_since is not None:
         await flash("Two-factor sign-in is already on.", "error")
         return redirect(url_for("two_factor.overview"), 303)
+    username = user.username  # the row expires if a refused code rolls the transaction back
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
-        return await _enrolment_page(active, user)
+        return await _enrolment_page(active, username)
     settings = get_settings()
     try:
         entered = parse(
@@ -85,14 +86,14 @@ async def enrol() -> Page:
         refused = bool(current) and not await reauthenticate(user, current)
         enforce(entered, settings=settings, current_password_refused=refused)
     except InputRejected as rejected:
-        return await _enrolment_page(active, user, 400, errors=rejected.by_field())
+        return await _enrolment_page(active, username, 400, errors=rejected.by_field())
     db = get_db()
     code = totp.normalise_code(entered.code) or ""
     if not await confirm_enrolment(
         db, session_id=active.id, user_id=user.id, code=code, box=get_secret_box()
     ):
         await db.rollback()
-        return await _enrolment_page(active, user, 400, errors={"code": [CODE_NOT_RIGHT]})
+        return await _enrolment_page(active, username, 400, errors={"code": [CODE_NOT_RIGHT]})
     codes = await replace_codes(db, user.id)
     ended = await _after_change(db, active, user, EventKind.TWO_FACTOR_ENABLED)
     await flash(f"Two-factor sign-in is on. {signed_out_elsewhere(ended)}", "success")
@@ -100,15 +101,15 @@ async def enrol() -> Page:
 
 
 async def _enrolment_page(
-    active: SignedIn, user: User, status: int = 200, **context: object
+    active: SignedIn, username: str, status: int = 200, **context: object
 ) -> tuple[str, int]:
     db = get_db()
     secret = await enrolment_secret(
-        db, session_id=active.id, user_id=user.id, box=get_secret_box()
+        db, session_id=active.id, user_id=active.user_id, box=get_secret_box()
     )
     await db.commit()
     issuer = urlsplit(get_settings().PUBLIC_URL).hostname or "quart_app"
-    uri = totp.provisioning_uri(secret, account=user.username, issuer=issuer)
+    uri = totp.provisioning_uri(secret, account=username, issuer=issuer)
     qr_svg = await asyncio.to_thread(_qr_svg, uri)  # some milliseconds of pure Python
     page = await render_template(
         "account/totp.html",

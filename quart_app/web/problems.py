@@ -26,14 +26,19 @@ def problem_body(
     title: str,
     detail: str | None = None,
     errors: Sequence[Mapping[str, str]] | None = None,
+    *,
+    kind: str = "about:blank",
+    members: Mapping[str, object] | None = None,
 ) -> bytes:
-    """The document: ``type`` is about:blank (the status says what happened), ``errors`` lists
-    ``{"field", "message"}`` for a 400 or 422."""
-    document: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
+    """The document: ``type`` is ``kind``, about:blank unless the status alone does not say
+    what happened; ``errors`` lists ``{"field", "message"}`` for a 400 or 422; ``members`` are
+    the extension members a problem type defines."""
+    document: dict[str, object] = {"type": kind, "title": title, "status": status}
     if detail:
         document["detail"] = detail
     if errors is not None:
         document["errors"] = list(errors)
+    document.update(members or {})
     return json.dumps(document, ensure_ascii=False).encode()
 
 
@@ -44,10 +49,11 @@ def problem(
     *,
     errors: Sequence[Mapping[str, str]] | None = None,
     headers: Iterable[tuple[str, str]] = (),
+    kind: str = "about:blank",
+    members: Mapping[str, object] | None = None,
 ) -> Response:
-    response = Response(
-        problem_body(status, title, detail, errors), status=status, content_type=PROBLEM_JSON
-    )
+    body = problem_body(status, title, detail, errors, kind=kind, members=members)
+    response = Response(body, status=status, content_type=PROBLEM_JSON)
     for name, value in headers:
         response.headers[name] = value
     return response

@@ -382,6 +382,7 @@ SIGNED_OUT_PATHS = {
     "/api/v1/tokens",
     "/api/v1/password-reset",
     "/api/v1/password-reset/confirm",
+    "/api/v1/tokens/second-factor",
 }
 
 

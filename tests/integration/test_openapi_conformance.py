@@ -12,17 +12,20 @@ budget, not conformance: the benchmark measures time.)
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 import schemathesis
 from hypothesis import settings
 from schemathesis import AuthContext, Case
 
-from tests.support.http import unique_password, unique_username
+from tests.support.http import extract_csrf_token, unique_password, unique_username
 from tests.support.servers import LiveServer
 
 # schemathesis' expected statuses, plus what this API documents (a 5xx fails not_a_server_error
@@ -54,6 +57,7 @@ PUBLIC = {
     "POST /api/v1/tokens",
     "POST /api/v1/password-reset",
     "POST /api/v1/password-reset/confirm",
+    "POST /api/v1/tokens/second-factor",
 }
 # Succeeds only with a token from a mailed link: its success (204) is checked against a real
 # SMTP server in tests/recovery/test_password_reset.py::test_the_api_resets_with_the_same_
@@ -159,6 +163,35 @@ def _sign_in(api: httpx.Client) -> Request:
     return Request(None, body)
 
 
+def _second_factor(api: httpx.Client) -> Request:
+    """An account with two-factor turned on through its pages (a browser's cookie jar, the
+    enrolment page's own secret), then the password step of the API's sign-in."""
+    account = new_account(api)
+    with httpx.Client(base_url=str(api.base_url), timeout=TIMEOUT) as browser:
+        token = fetch_csrf(browser, "/login")
+        form = {"username": account.username, "password": account.password, "csrf_token": token}
+        assert browser.post("/login", data=form).status_code == 303
+        page = browser.get("/account/two-factor/totp").text
+        (secret,) = re.findall(r'<p class="secret"><code[^>]*>([A-Z2-7 ]+)</code></p>', page)
+        enrol = {
+            "code": pyotp.TOTP(secret.replace(" ", "")).now(),
+            "current_password": account.password,
+            "csrf_token": extract_csrf_token(page),
+        }
+        assert browser.post("/account/two-factor/totp", data=enrol).status_code == 200
+    step = api.post(
+        "/api/v1/tokens", json={"username": account.username, "password": account.password}
+    )
+    assert step.status_code == 401, step.text
+    # The enrolment used this time step's code: the next step's is the one still unused.
+    code = pyotp.TOTP(secret.replace(" ", "")).at(time.time() + 30)
+    return Request(None, {"second_factor_token": step.json()["second_factor_token"], "code": code})
+
+
+def fetch_csrf(client: httpx.Client, path: str) -> str:
+    return extract_csrf_token(client.get(path).text)
+
+
 def _signed_in(body: Callable[[Account], Any] | None = None) -> Prepare:
     def prepare(api: httpx.Client) -> Request:
         account = new_account(api)
@@ -178,6 +211,7 @@ def _another_token(api: httpx.Client) -> Request:
 SUCCESS: dict[str, Prepare] = {
     "POST /api/v1/register": _register,
     "POST /api/v1/tokens": _sign_in,
+    "POST /api/v1/tokens/second-factor": _second_factor,
     "POST /api/v1/password-reset": lambda api: Request(None, {"login": unique_username("st")}),
     "GET /api/v1/me": _signed_in(),
     "GET /api/v1/sessions": _signed_in(),
