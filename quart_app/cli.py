@@ -1,5 +1,5 @@
 """Command-line tasks: ``quart --app quart_app db-upgrade``, ``init-db``, ``create-user NAME``,
-``seed-users`` (many users at once, for load tests)."""
+``seed-users`` (many users at once, for load tests), ``reset-2fa NAME`` and ``rotate-mfa-keys``."""
 
 from __future__ import annotations
 
@@ -17,15 +17,19 @@ from quart_app.accounts.users import (
     UsernameTaken,
     add_users_sharing_a_hash,
     create_user,
+    look_up_user,
     normalise_username,
     username_problems,
 )
 from quart_app.config import ConfigError, Settings
 from quart_app.core.database import Database, make_engine
 from quart_app.core.schema import head_revision, migration_lock, upgrade
+from quart_app.mfa.authenticator import reseal_secrets
+from quart_app.mfa.encryption import InvalidToken, SecretBox
+from quart_app.mfa.operator import reset_two_factor
 from quart_app.passwords.hasher import PasswordHasherPool
 from quart_app.passwords.policy import password_problems
-from quart_app.state import get_database, get_settings
+from quart_app.state import get_database, get_secret_box, get_settings
 
 
 def load_settings(overrides: Mapping[str, Any]) -> Settings:
@@ -185,8 +189,72 @@ async def _seed_users(url: str, settings: Settings, names: list[str], password: 
                 raise UsernameTaken(names[0]) from None
 
 
+@click.command("reset-2fa")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def reset_two_factor_command(username: str, yes: bool) -> None:
+    """Turn two-factor sign-in off for USERNAME, who lost the authenticator app and the
+    recovery codes: only once you know, by other means, that it is them.
+
+    Deletes the app's secret and the recovery codes, ends every session and API token, and
+    records the event on the account's activity page.
+    """
+    app = _app()
+    if not yes:
+        click.confirm(f"Turn two-factor sign-in off for {username}?", abort=True)
+    ended = asyncio.run(_reset_two_factor(get_database(app).url, username))
+    click.echo(f"Two-factor sign-in is off for {username}; {ended} session(s) ended.")
+
+
+async def _reset_two_factor(url: str, username: str) -> int:
+    database = Database(url)
+    await database.start()
+    try:
+        user = await look_up_user(database, username)
+        if user is None:
+            raise click.ClickException(f"There is no user {username!r}.")
+        if user.two_factor_since is None:
+            raise click.ClickException(f"{user.username} has two-factor sign-in off already.")
+        async with database.new_db() as db:
+            ended = await reset_two_factor(db, user)
+            await db.commit()
+        return ended
+    finally:
+        await database.stop()
+
+
+@click.command("rotate-mfa-keys")
+def rotate_mfa_keys_command() -> None:
+    """Re-encrypt every authenticator-app secret under the first MFA_ENCRYPTION_KEYS key (or
+    the key derived from SECRET_KEY). Run after putting a new key first; then the old keys
+    may go."""
+    app = _app()
+    count = asyncio.run(_rotate_keys(get_database(app).url, get_secret_box(app)))
+    click.echo(f"Re-encrypted {count} secret(s) under the current key.")
+
+
+async def _rotate_keys(url: str, box: SecretBox) -> int:
+    database = Database(url)
+    await database.start()
+    try:
+        async with database.new_db() as db:
+            try:
+                count = await reseal_secrets(db, box)
+            except InvalidToken:
+                raise click.ClickException(
+                    "A secret opens with none of the keys: put back the key it was sealed "
+                    "with (after the new one), then run this again."
+                ) from None
+            await db.commit()
+        return count
+    finally:
+        await database.stop()
+
+
 def init_app(app: Quart) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(db_upgrade_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_users_command)
+    app.cli.add_command(reset_two_factor_command)
+    app.cli.add_command(rotate_mfa_keys_command)

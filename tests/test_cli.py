@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -13,10 +14,21 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from click.testing import Result
+from cryptography.fernet import Fernet
 from quart import Quart
 from quart.testing import QuartCliRunner
+from sqlalchemy import func, select
 
 from quart_app import create_app
+from quart_app.accounts.models import User
+from quart_app.accounts.users import create_user
+from quart_app.events.models import AuthEvent
+from quart_app.mfa.encryption import SecretBox
+from quart_app.mfa.models import RecoveryCode, TotpCredential
+from quart_app.sessions.models import UserSession
+from quart_app.sessions.store import issue_session
+from quart_app.state import get_database, get_hasher, get_settings
+from quart_app.testing.totp import TotpDevice, enrol_totp
 from tests.support.servers import APP_SETTINGS, PROJECT_ROOT
 
 QUART = Path(sys.executable).with_name("quart")
@@ -25,19 +37,25 @@ PASSWORD = "correct horse battery"
 PASSWORD_INPUT = f"{PASSWORD}\n{PASSWORD}\n"
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Quart:
+def cli_app(instance_path: Path, **settings: object) -> Quart:
+    """An app on ``instance_path``'s database; a new one per start (serving runs once)."""
     return create_app(
         {
-            "INSTANCE_PATH": str(tmp_path),
+            "INSTANCE_PATH": str(instance_path),
             "SECRET_KEY": "x" * 40,
             "COOKIE_SECURE": False,
             "ARGON2_TIME_COST": 1,
             "ARGON2_MEMORY_COST": 1024,
             "ARGON2_PARALLELISM": 1,
             "HASH_POOL_SIZE": 1,
+            **settings,
         }
     )
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Quart:
+    return cli_app(tmp_path)
 
 
 @pytest.fixture
@@ -307,3 +325,83 @@ def test_seed_users_refuses_what_registration_would(
     assert complaint in result.output
     assert password not in result.output
     assert users(database) == []
+
+
+async def _enrolled(app: Quart, username: str) -> tuple[TotpDevice, int]:
+    """A user with two-factor on and a browser session, made through a new app of the same
+    database."""
+    async with app.test_app():
+        async with get_database(app).new_db() as db:
+            user = await create_user(
+                db, username=username, password=PASSWORD, hasher=get_hasher(app)
+            )
+            await db.commit()
+            await issue_session(
+                db, user=user, remember=False, user_agent="ua", settings=get_settings(app)
+            )
+            await db.commit()
+        return await enrol_totp(app, user), user.id
+
+
+async def _two_factor_rows(app: Quart, user_id: int) -> tuple[object, ...]:
+    """What the account holds of two-factor, read through a new app on the same database."""
+    async with app.test_app():
+        async with get_database(app).new_db() as db:
+            user = await db.get(User, user_id)
+            counts = [
+                await db.scalar(
+                    select(func.count()).select_from(model).where(model.user_id == user_id)
+                )
+                for model in (TotpCredential, RecoveryCode, UserSession)
+            ]
+            kinds = (
+                await db.scalars(select(AuthEvent.kind).where(AuthEvent.user_id == user_id))
+            ).all()
+    assert user is not None
+    return (user.two_factor_since, *counts, list(kinds))
+
+
+def test_reset_2fa_turns_it_off_ends_the_sessions_and_records_it(
+    runner: QuartCliRunner, tmp_path: Path
+) -> None:
+    _, user_id = asyncio.run(_enrolled(cli_app(tmp_path), "ann"))
+    declined = invoke(runner, ["reset-2fa", "ann"], input="n\n")
+    assert declined.exit_code == 1 and "Aborted" in declined.output
+    result = invoke(runner, ["reset-2fa", "ANN"], input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Two-factor sign-in is off for ANN; 1 session(s) ended." in result.output
+    rows = asyncio.run(_two_factor_rows(cli_app(tmp_path), user_id))
+    assert rows == (None, 0, 0, 0, ["two_factor_reset"])
+    again = invoke(runner, ["reset-2fa", "ann", "--yes"])
+    assert again.exit_code == 1 and "off already" in again.output
+    unknown = invoke(runner, ["reset-2fa", "nobody", "--yes"])
+    assert unknown.exit_code == 1 and "There is no user 'nobody'" in unknown.output
+
+
+def test_rotate_mfa_keys_reseals_every_secret_under_the_new_first_key(tmp_path: Path) -> None:
+    device, user_id = asyncio.run(_enrolled(cli_app(tmp_path), "ann"))
+    new_key = Fernet.generate_key().decode()
+    rotated = cli_app(tmp_path, MFA_ENCRYPTION_KEYS=new_key)
+    result = invoke(rotated.test_cli_runner(), ["rotate-mfa-keys"])
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted 1 secret(s)" in result.output
+
+    async def sealed() -> str:
+        reader = cli_app(tmp_path, MFA_ENCRYPTION_KEYS=new_key)
+        async with reader.test_app():
+            async with get_database(reader).new_db() as db:
+                credential = await db.get(TotpCredential, user_id)
+        assert credential is not None
+        return credential.secret
+
+    assert SecretBox([new_key]).open(asyncio.run(sealed())) == device.secret  # the new key alone
+    # Without the key the secret was sealed with, nothing opens: said so, nothing changed.
+    lost = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "y" * 40,
+            "MFA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        }
+    )
+    refused = invoke(lost.test_cli_runner(), ["rotate-mfa-keys"])
+    assert refused.exit_code == 1 and "opens with none of the keys" in refused.output

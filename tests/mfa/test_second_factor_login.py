@@ -5,6 +5,7 @@ works once and ends the other sessions."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from quart_app.sessions.models import UserSession
 from quart_app.state import get_database
 from quart_app.testing.totp import TotpDevice
 from tests.support.auth import PASSWORD, AuthActions, Client, count_rows, csrf_from
-from tests.support.mail import with_address
+from tests.support.mail import text_of, with_address
 
 STEP = "/login/two-factor"
 
@@ -219,3 +220,24 @@ async def test_without_two_factor_the_password_signs_in_at_once(
     await make_user("bob")
     response = await auth.login("bob", PASSWORD)
     assert (response.status_code, response.headers["Location"]) == (303, "/")
+
+
+async def test_a_password_reset_by_mail_keeps_the_second_factor(
+    app: Quart, client: Client, auth: AuthActions, ann: tuple[Any, TotpDevice], mail_outbox: Any
+) -> None:
+    user, device = ann
+    await with_address(app, user, "ann@example.org")
+    token = await auth.csrf("/forgot-password")
+    await client.post("/forgot-password", form={"login": "ann", "csrf_token": token})
+    (message,) = await mail_outbox.wait_for(1)
+    (path,) = re.findall(r"/reset-password/[\w-]+", text_of(message))
+    page = await client.get(path)
+    form = {
+        "new_password": "a new pass phrase here",
+        "csrf_token": csrf_from(await page.get_data(as_text=True)),
+    }
+    assert (await client.post(path, form=form)).status_code == 303
+    signed_in = await auth.login("ann", "a new pass phrase here")
+    assert signed_in.headers["Location"] == STEP  # still asked for the code
+    assert await count_rows(app, UserSession) == 0
+    assert (await send_code(client, await device.fresh_code())).status_code == 303

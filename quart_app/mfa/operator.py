@@ -1,0 +1,37 @@
+"""What an operator does to an account's second factors from the command line: turn them off
+for a person who lost every one (once verified by other means), and re-encrypt the secrets
+after a key rotation. No request exists here, so the event names the command, not a browser."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_app.accounts.models import User
+from quart_app.authn.second_factor import end_pending_sign_ins
+from quart_app.core.clock import utcnow
+from quart_app.events.log import EventKind
+from quart_app.events.models import AuthEvent
+from quart_app.mfa.authenticator import turn_off
+from quart_app.sessions.store import revoke_all_sessions
+
+RESET_BY = "operator: the reset-2fa command"
+
+
+async def reset_two_factor(db: AsyncSession, user: User) -> int:
+    """Two-factor off for ``user``: the app's secret, the recovery codes, pending sign-ins and
+    every session and API token end; the event is recorded. The caller commits. How many
+    sessions were ended."""
+    await turn_off(db, user.id)
+    await end_pending_sign_ins(db, user.id)
+    ended = await revoke_all_sessions(db, user_id=user.id)
+    await db.execute(
+        insert(AuthEvent.__table__).values(
+            user_id=user.id,
+            kind=EventKind.TWO_FACTOR_RESET.value,
+            created_at=utcnow(),
+            ip="",
+            user_agent=RESET_BY,
+        )
+    )
+    return ended
