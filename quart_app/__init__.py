@@ -20,7 +20,16 @@ from quart_app.passwords import policy as password_policy
 from quart_app.sessions.current_user import SessionUser
 from quart_app.state import SECRET_BOX, SETTINGS, SIGN_IN_COOKIE, TRUSTED_PROXIES, set_state
 from quart_app.throttle import policy as throttle_policy
-from quart_app.views import account, auth, health, main, recovery, second_factor, two_factor
+from quart_app.views import (
+    account,
+    auth,
+    health,
+    main,
+    passkeys,
+    recovery,
+    second_factor,
+    two_factor,
+)
 from quart_app.web import admission, csrf, errors, headers, route_policy, templating
 from quart_app.web.client_ip import parse_networks
 from quart_app.web.request_completion import CompletingHTTPConnection
@@ -68,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(recovery.bp)
     app.register_blueprint(second_factor.bp)
     app.register_blueprint(two_factor.bp)
+    app.register_blueprint(passkeys.bp)
     api.init_app(app)
     route_policy.mark_static_files(app)
     cli.init_app(app)

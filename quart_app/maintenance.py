@@ -21,6 +21,7 @@ from quart_app.core.clock import utcnow
 from quart_app.core.database import DATABASE_ERRORS, Database
 from quart_app.mail.sender import purge_outbox
 from quart_app.mfa.authenticator import purge_enrolments
+from quart_app.mfa.passkeys import purge_challenges
 from quart_app.recovery.tokens import purge_expired_tokens
 from quart_app.sessions.store import purge_expired_sessions
 from quart_app.state import get_database, get_throttle
@@ -37,6 +38,7 @@ async def purge_once(database: Database, throttle: LoginThrottle, settings: Sett
         removed += await purge_outbox(db)
         removed += await purge_pending_sign_ins(db)
         removed += await purge_enrolments(db)
+        removed += await purge_challenges(db)
         await db.commit()
     longest = max(
         settings.THROTTLE_PAIR_WINDOW,

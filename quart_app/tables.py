@@ -8,7 +8,13 @@ from quart_app.authn.models import PendingSignIn
 from quart_app.core.models import Base
 from quart_app.events.models import AuthEvent
 from quart_app.mail.models import OutboxMail
-from quart_app.mfa.models import RecoveryCode, TotpCredential, TotpEnrolment
+from quart_app.mfa.models import (
+    Passkey,
+    RecoveryCode,
+    TotpCredential,
+    TotpEnrolment,
+    WebAuthnChallenge,
+)
 from quart_app.recovery.models import AccountToken
 from quart_app.sessions.models import UserSession
 from quart_app.throttle.models import ThrottleCounter
@@ -24,5 +30,7 @@ MODELS = (
     TotpEnrolment,
     RecoveryCode,
     PendingSignIn,
+    Passkey,
+    WebAuthnChallenge,
 )
 metadata = Base.metadata

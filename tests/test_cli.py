@@ -98,7 +98,14 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
         connection.execute("DROP TABLE throttle_counters")
         connection.execute("DROP TABLE mail_outbox")
         connection.execute("DROP TABLE account_tokens")
-        for table in ("pending_sign_ins", "recovery_codes", "totp_enrolments", "totp_credentials"):
+        for table in (
+            "webauthn_challenges",
+            "passkeys",
+            "pending_sign_ins",
+            "recovery_codes",
+            "totp_enrolments",
+            "totp_credentials",
+        ):
             connection.execute(f"DROP TABLE {table}")
         connection.execute("ALTER TABLE users DROP COLUMN two_factor_since")
         connection.execute("DROP INDEX uq_users_email_key")
@@ -117,7 +124,7 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
         connection.commit()
     result = invoke(runner, ["db-upgrade"])
     assert result.exit_code == 0, result.output
-    assert "Database at revision 0005." in result.output
+    assert "Database at revision 0006." in result.output
     assert {"auth_events", "throttle_counters", "mail_outbox", "account_tokens"} <= tables(database)
     assert {"totp_credentials", "recovery_codes", "pending_sign_ins"} <= tables(database)
     with closing(sqlite3.connect(database)) as connection:

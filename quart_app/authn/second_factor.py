@@ -162,14 +162,21 @@ async def check_second_factor(
     else:
         passed = recovery_code_used = await recovery_codes.use_code(db, step.user_id, raw_code)
     if passed:
-        return await _complete(db, token, kind, step, recovery_code_used)
+        return await complete_pending(db, token, kind, step, recovery_code_used=recovery_code_used)
     await db.rollback()
     return await _count_failure(db, token, kind, step)
 
 
-async def _complete(
-    db: AsyncSession, token: str, kind: SessionKind, step: PendingStep, recovery_code_used: bool
+async def complete_pending(
+    db: AsyncSession,
+    token: str,
+    kind: SessionKind,
+    step: PendingStep,
+    *,
+    recovery_code_used: bool = False,
 ) -> SecondFactorOutcome:
+    """The second factor was right (a code, a recovery code, or a passkey checked by the
+    caller on ``db``): use the pending sign-in up, once, and commit."""
     claimed = await db.execute(delete(_PENDING).where(*_live(token, kind)))
     user = await get_user(db, step.user_id)
     if not claimed.rowcount or user is None:  # type: ignore[attr-defined]

@@ -38,6 +38,8 @@ class EventKind(StrEnum):
     RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
     RECOVERY_CODE_USED = "recovery_code_used"
     SECOND_FACTOR_FAILED = "second_factor_failed"  # a wrong code after the right password
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
 
 
 _INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)

@@ -1,11 +1,11 @@
 """Second-factor rows: an account's authenticator app, an enrolment waiting for its first
-code, and recovery codes."""
+code, recovery codes, passkeys and the challenges of their ceremonies."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quart_app.core.models import Base, UTCDateTime
@@ -52,3 +52,42 @@ class RecoveryCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("user_id", "digest", name="uq_recovery_codes_user_digest"),)
+
+
+class Passkey(Base):
+    """A WebAuthn credential of the account: its id and public key (never a secret), the sign
+    count last seen (a count that does not grow betrays a cloned authenticator), and the user
+    handle the account's passkeys share (random: it names nobody)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url
+    public_key: Mapped[bytes] = mapped_column(LargeBinary())
+    sign_count: Mapped[int] = mapped_column(BigInteger())
+    user_handle: Mapped[str] = mapped_column(String(100))  # base64url
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_passkeys_user_id", "user_id"),)
+
+
+class WebAuthnChallenge(Base):
+    """One ceremony's random challenge, server-side, used once (one DELETE … RETURNING) and
+    valid for at most a few minutes. ``id`` is the ceremony's own random name (its digest),
+    which the page sends back with the authenticator's answer; ``purpose`` and the binding
+    (the signed-in session adding a passkey, or the pending sign-in it completes) decide where
+    it may be used."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    challenge: Mapped[str] = mapped_column(String(100))  # base64url
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(String(64))  # a new passkey's name
+    user_handle: Mapped[str | None] = mapped_column(String(100))  # the one the options named
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

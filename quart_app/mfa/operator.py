@@ -13,16 +13,18 @@ from quart_app.core.clock import utcnow
 from quart_app.events.log import EventKind
 from quart_app.events.models import AuthEvent
 from quart_app.mfa.authenticator import turn_off
+from quart_app.mfa.passkeys import delete_passkeys
 from quart_app.sessions.store import revoke_all_sessions
 
 RESET_BY = "operator: the reset-2fa command"
 
 
 async def reset_two_factor(db: AsyncSession, user: User) -> int:
-    """Two-factor off for ``user``: the app's secret, the recovery codes, pending sign-ins and
-    every session and API token end; the event is recorded. The caller commits. How many
-    sessions were ended."""
+    """Two-factor off for ``user``: the app's secret, the recovery codes, the passkeys,
+    pending sign-ins and every session and API token end; the event is recorded. The caller
+    commits. How many sessions were ended."""
     await turn_off(db, user.id)
+    await delete_passkeys(db, user.id)
     await end_pending_sign_ins(db, user.id)
     ended = await revoke_all_sessions(db, user_id=user.id)
     await db.execute(

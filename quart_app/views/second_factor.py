@@ -19,6 +19,7 @@ from quart_app.authn.second_factor import (
 from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind
+from quart_app.mfa.passkeys import has_passkeys
 from quart_app.sessions.models import BROWSER
 from quart_app.state import get_settings
 from quart_app.validation import InputRejected, SecondFactorInput, check
@@ -34,7 +35,14 @@ Page = tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 async def _page(
     status: int = 200, headers: dict[str, str] | None = None, **context: object
 ) -> tuple[str, int, dict[str, str]]:
-    return await render_template("auth/two_factor.html", **context), status, headers or {}
+    """The code form; with "Use a passkey" when the pending account has one."""
+    token = session.get(PENDING_SIGN_IN)
+    db = get_db()
+    step = await pending_step(db, token, BROWSER) if isinstance(token, str) else None
+    context["has_passkeys"] = step is not None and await has_passkeys(db, step.user_id)
+    await db.commit()
+    page = await render_template("auth/two_factor.html", **context)
+    return page, status, headers or {}
 
 
 async def _start_again(message: str) -> WerkzeugResponse:

@@ -10,21 +10,18 @@ from urllib.parse import urlsplit
 import segno
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart_auth import login_required
-from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from quart_app.accounts.models import User
 from quart_app.accounts.users import get_user
+from quart_app.authn.factor_change import finish_factor_change
 from quart_app.authn.flow import reauthenticate
-from quart_app.authn.second_factor import end_pending_sign_ins
-from quart_app.authn.sign_in import resume_session
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind, add_event
-from quart_app.events.notices import queue_notice
+from quart_app.events.log import EventKind
 from quart_app.mfa import totp
 from quart_app.mfa.authenticator import confirm_enrolment, enrolment_secret, turn_off
 from quart_app.mfa.recovery_codes import codes_left, replace_codes
-from quart_app.sessions.store import SignedIn, revoke_other_sessions, rotate_session_token
+from quart_app.sessions.store import SignedIn
 from quart_app.state import get_secret_box, get_settings
 from quart_app.validation import (
     CurrentPasswordInput,
@@ -95,7 +92,7 @@ async def enrol() -> Page:
         await db.rollback()
         return await _enrolment_page(active, username, 400, errors={"code": [CODE_NOT_RIGHT]})
     codes = await replace_codes(db, user.id)
-    ended = await _after_change(db, active, user, EventKind.TWO_FACTOR_ENABLED)
+    ended = await finish_factor_change(db, active, user, EventKind.TWO_FACTOR_ENABLED)
     await flash(f"Two-factor sign-in is on. {signed_out_elsewhere(ended)}", "success")
     return await render_template("account/recovery_codes.html", codes=codes, first_set=True)
 
@@ -144,7 +141,7 @@ async def recovery_codes() -> Page:
         return redirect(url_for("two_factor.overview"), 303)
     db = get_db()
     codes = await replace_codes(db, user.id)
-    ended = await _after_change(db, active, user, EventKind.RECOVERY_CODES_REPLACED)
+    ended = await finish_factor_change(db, active, user, EventKind.RECOVERY_CODES_REPLACED)
     await flash(f"New recovery codes made. {signed_out_elsewhere(ended)}", "success")
     return await render_template("account/recovery_codes.html", codes=codes, first_set=False)
 
@@ -164,7 +161,7 @@ async def disable() -> Page:
         await db.rollback()
         await flash("Two-factor sign-in was already off.", "error")
         return redirect(url_for("two_factor.overview"), 303)
-    ended = await _after_change(db, active, user, EventKind.TWO_FACTOR_DISABLED)
+    ended = await finish_factor_change(db, active, user, EventKind.TWO_FACTOR_DISABLED)
     await flash(f"Two-factor sign-in is off. {signed_out_elsewhere(ended)}", "success")
     return redirect(url_for("two_factor.overview"), 303)
 
@@ -185,26 +182,3 @@ async def _password_refused(active: SignedIn, user: User) -> Page | None:
         form = request.endpoint.rsplit(".", 1)[-1] if request.endpoint else ""
         return await _overview_page(active, 400, errors=rejected.by_field(), failed_form=form)
     return None
-
-
-# Notices by event: each change of the second factors is mailed to the confirmed address.
-_NOTICES = {
-    EventKind.TWO_FACTOR_ENABLED: "two_factor_enabled",
-    EventKind.TWO_FACTOR_DISABLED: "two_factor_disabled",
-    EventKind.RECOVERY_CODES_REPLACED: "recovery_codes_replaced",
-}
-
-
-async def _after_change(db: AsyncSession, active: SignedIn, user: User, event: EventKind) -> int:
-    """What every change of the second factors does: end the other sessions and any pending
-    sign-in, record the event, mail the notice, give this session a new id; one commit.
-    How many other sessions were ended."""
-    ended = await revoke_other_sessions(db, user_id=user.id, keep_id=active.id)
-    await end_pending_sign_ins(db, user.id)
-    await add_event(db, user.id, event)
-    if user.email:
-        await queue_notice(db, _NOTICES[event], to=user.email, username=user.username)
-    token = await rotate_session_token(db, active.id)
-    await db.commit()
-    resume_session(token, active)
-    return ended
