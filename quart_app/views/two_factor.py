@@ -20,6 +20,7 @@ from quart_app.core.database import get_db
 from quart_app.events.log import EventKind
 from quart_app.mfa import totp
 from quart_app.mfa.authenticator import confirm_enrolment, enrolment_secret, turn_off
+from quart_app.mfa.passkeys import list_passkeys
 from quart_app.mfa.recovery_codes import codes_left, replace_codes
 from quart_app.sessions.store import SignedIn
 from quart_app.state import get_secret_box, get_settings
@@ -52,11 +53,16 @@ async def _overview_page(active: SignedIn, status: int = 200, **context: object)
     db = get_db()
     user = await get_user(db, active.user_id)
     left = await codes_left(db, active.user_id)
+    passkey_count = len(await list_passkeys(db, active.user_id))
     await db.commit()
     if user is None:
         return redirect(url_for("auth.login"), 303)
     page = await render_template(
-        "account/two_factor.html", since=user.two_factor_since, codes_left=left, **context
+        "account/two_factor.html",
+        since=user.two_factor_since,
+        codes_left=left,
+        passkey_count=passkey_count,
+        **context,
     )
     return page, status
 
