@@ -8,7 +8,7 @@ one) presented twice, even by two requests at once, is accepted at most once.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,20 +28,26 @@ _ENROLMENTS = TotpEnrolment.__table__
 _USERS = User.__table__
 
 
-async def enrolment_secret(
-    db: AsyncSession, *, session_id: int, user_id: int, box: SecretBox
-) -> str:
-    """The secret this session's enrolment page shows: the pending one if it is still live
-    (a reload shows the same QR code), else a new one. The caller commits."""
-    now = utcnow()
-    sealed = await db.scalar(
+async def _pending_secret(
+    db: AsyncSession, session_id: int, user_id: int, now: datetime
+) -> str | None:
+    """The sealed secret of this session's live enrolment, if there is one."""
+    return await db.scalar(
         select(_ENROLMENTS.c.secret).where(
             _ENROLMENTS.c.session_id == session_id,
             _ENROLMENTS.c.user_id == user_id,
             _ENROLMENTS.c.expires_at > now,
         )
     )
-    if sealed is not None:
+
+
+async def enrolment_secret(
+    db: AsyncSession, *, session_id: int, user_id: int, box: SecretBox
+) -> str:
+    """The secret this session's enrolment page shows: the pending one if it is still live
+    (a reload shows the same QR code), else a new one. The caller commits."""
+    now = utcnow()
+    if (sealed := await _pending_secret(db, session_id, user_id, now)) is not None:
         return box.open(sealed)
     secret = totp.new_secret()
     await db.execute(delete(_ENROLMENTS).where(_ENROLMENTS.c.session_id == session_id))
@@ -63,14 +69,7 @@ async def confirm_enrolment(
     counts as used). False for a wrong code, no live enrolment, or two-factor already on.
     The caller commits; on False it must roll back."""
     now = utcnow()
-    sealed = await db.scalar(
-        select(_ENROLMENTS.c.secret).where(
-            _ENROLMENTS.c.session_id == session_id,
-            _ENROLMENTS.c.user_id == user_id,
-            _ENROLMENTS.c.expires_at > now,
-        )
-    )
-    if sealed is None:
+    if (sealed := await _pending_secret(db, session_id, user_id, now)) is None:
         return False
     secret = box.open(sealed)
     step = totp.matching_step(secret, code, now=now, after_step=-1)
