@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_request, document_response
+from sqlalchemy.exc import IntegrityError
 
 from quart_app.accounts.models import User
 from quart_app.accounts.users import UsernameTaken, create_user, delete_user, get_user
@@ -128,7 +129,11 @@ async def create_token() -> tuple[TokenOut, int] | Response:
     if outcome.user.two_factor_since is not None:
         db = get_db()
         pending = await begin_second_factor(db, outcome.user, kind=API, token_name=entered.name)
-        await db.commit()
+        try:
+            await db.commit()
+        except IntegrityError:  # the account was deleted while the password was checked
+            await db.rollback()
+            return _login_refused()
         return problem(
             401,
             "Second factor required",

@@ -36,6 +36,7 @@ PENDING_LIFETIME = timedelta(minutes=5)
 PENDING_SIGN_IN = "pending_sign_in"  # the browser's token, in its (signed) Quart session
 MAX_WRONG_CODES = 5
 TOKEN_MAX_LENGTH = 64
+NEXT_PATH_MAX = 2048  # the column's width
 _PENDING = PendingSignIn.__table__
 
 
@@ -98,6 +99,8 @@ async def begin_second_factor(
     The caller commits."""
     token = new_session_token()
     now = utcnow()
+    if next_path is not None and len(next_path) > NEXT_PATH_MAX:
+        next_path = None  # no page of ours is that long: sign in to the default page
     await db.execute(
         insert(_PENDING).values(
             digest=token_digest(token),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, flash, redirect, render_template, request, session, url_for
 from quart_auth import current_user
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from quart_app.accounts.models import User
@@ -121,7 +122,12 @@ async def login() -> Page:
             401, username=username, remember=remember, login_error=GENERIC_LOGIN_ERROR
         )
     if outcome.user.two_factor_since is not None:
-        return await _ask_for_second_factor(outcome.user, remember=remember)
+        try:
+            return await _ask_for_second_factor(outcome.user, remember=remember)
+        except AccountGone:  # deleted while the password was checked
+            return await _login_page(
+                401, username=username, remember=remember, login_error=GENERIC_LOGIN_ERROR
+            )
     _fresh_browser_session()
     try:
         await start_session(
@@ -150,7 +156,11 @@ async def _ask_for_second_factor(user: User, *, remember: bool) -> WerkzeugRespo
         next_path=next_target if is_safe_next(next_target) else None,
         remember=remember,
     )
-    await db.commit()
+    try:
+        await db.commit()
+    except IntegrityError:  # the account's row is gone: its foreign key refused the step
+        await db.rollback()
+        raise AccountGone() from None
     _fresh_browser_session()
     session[PENDING_SIGN_IN] = token
     return redirect(url_for("second_factor.login_step"), 303)

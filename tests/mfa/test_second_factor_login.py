@@ -241,3 +241,13 @@ async def test_a_password_reset_by_mail_keeps_the_second_factor(
     assert signed_in.headers["Location"] == STEP  # still asked for the code
     assert await count_rows(app, UserSession) == 0
     assert (await send_code(client, await device.fresh_code())).status_code == 303
+
+
+async def test_a_next_target_longer_than_any_page_goes_to_the_default(
+    app: Quart, client: Client, auth: AuthActions, ann: tuple[Any, TotpDevice]
+) -> None:
+    _, device = ann
+    step = await auth.login("ann", PASSWORD, next_path="/" + "a" * 3000)
+    assert (step.status_code, step.headers["Location"]) == (303, STEP)
+    done = await send_code(client, await device.fresh_code())
+    assert (done.status_code, done.headers["Location"]) == (303, "/")
