@@ -8,6 +8,7 @@ one) presented twice, even by two requests at once, is accepted at most once.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
@@ -17,15 +18,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_app.accounts.models import User
 from quart_app.core.clock import utcnow
 from quart_app.mfa import totp
-from quart_app.mfa.encryption import SecretBox
+from quart_app.mfa.encryption import InvalidToken, SecretBox
 from quart_app.mfa.models import TotpCredential, TotpEnrolment
 from quart_app.mfa.recovery_codes import delete_codes
 
+log = logging.getLogger(__name__)
 # How long the enrolment page's secret waits for its first code.
 ENROLMENT_LIFETIME = timedelta(minutes=15)
 _CREDENTIALS = TotpCredential.__table__
 _ENROLMENTS = TotpEnrolment.__table__
 _USERS = User.__table__
+
+
+def _open(box: SecretBox, sealed: str, user_id: int) -> str | None:
+    """The secret, or None (logged) when no key opens it: a key was dropped before
+    ``rotate-mfa-keys`` re-encrypted under the new one. The account's codes then fail like
+    wrong ones; its recovery codes and passkeys still work."""
+    try:
+        return box.open(sealed)
+    except InvalidToken:
+        log.error(
+            "the authenticator-app secret of account %d opens with none of the keys: "
+            "put the key it was sealed with back into MFA_ENCRYPTION_KEYS",
+            user_id,
+        )
+        return None
 
 
 async def _pending_secret(
@@ -47,8 +64,9 @@ async def enrolment_secret(
     """The secret this session's enrolment page shows: the pending one if it is still live
     (a reload shows the same QR code), else a new one. The caller commits."""
     now = utcnow()
-    if (sealed := await _pending_secret(db, session_id, user_id, now)) is not None:
-        return box.open(sealed)
+    sealed = await _pending_secret(db, session_id, user_id, now)
+    if sealed is not None and (secret := _open(box, sealed, user_id)) is not None:
+        return secret
     secret = totp.new_secret()
     await db.execute(delete(_ENROLMENTS).where(_ENROLMENTS.c.session_id == session_id))
     await db.execute(
@@ -69,9 +87,9 @@ async def confirm_enrolment(
     counts as used). False for a wrong code, no live enrolment, or two-factor already on.
     The caller commits; on False it must roll back."""
     now = utcnow()
-    if (sealed := await _pending_secret(db, session_id, user_id, now)) is None:
+    sealed = await _pending_secret(db, session_id, user_id, now)
+    if sealed is None or (secret := _open(box, sealed, user_id)) is None:
         return False
-    secret = box.open(sealed)
     step = totp.matching_step(secret, code, now=now, after_step=-1)
     if step is None:
         return False
@@ -107,7 +125,9 @@ async def accept_code(db: AsyncSession, *, user_id: int, code: str, box: SecretB
     if row is None:
         return False
     sealed, last_step = row
-    step = totp.matching_step(box.open(sealed), code, now=utcnow(), after_step=last_step)
+    if (secret := _open(box, sealed, user_id)) is None:
+        return False
+    step = totp.matching_step(secret, code, now=utcnow(), after_step=last_step)
     if step is None:
         return False
     moved = await db.execute(

@@ -9,13 +9,15 @@ import re
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from quart import Quart
 from sqlalchemy import select, update
 
 from quart_app.authn.models import PendingSignIn
 from quart_app.core.clock import utcnow
 from quart_app.events.models import AuthEvent
-from quart_app.mfa.models import RecoveryCode
+from quart_app.mfa.encryption import SecretBox
+from quart_app.mfa.models import RecoveryCode, TotpCredential
 from quart_app.sessions.models import UserSession
 from quart_app.state import get_database
 from quart_app.testing.totp import TotpDevice
@@ -251,3 +253,26 @@ async def test_a_next_target_longer_than_any_page_goes_to_the_default(
     assert (step.status_code, step.headers["Location"]) == (303, STEP)
     done = await send_code(client, await device.fresh_code())
     assert (done.status_code, done.headers["Location"]) == (303, "/")
+
+
+async def test_a_secret_no_key_opens_fails_like_a_wrong_code_and_recovery_codes_still_work(
+    app: Quart,
+    client: Client,
+    auth: AuthActions,
+    ann: tuple[Any, TotpDevice],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user, device = ann
+    lost_key = SecretBox([Fernet.generate_key().decode()])  # a key the app does not hold
+    async with get_database(app).new_db() as db:
+        await db.execute(
+            update(TotpCredential)
+            .where(TotpCredential.user_id == user.id)
+            .values(secret=lost_key.seal(device.secret))
+        )
+        await db.commit()
+    await auth.login("ann", PASSWORD)
+    refused = await send_code(client, await device.fresh_code())
+    assert refused.status_code == 401
+    assert "opens with none of the keys" in caplog.text and device.secret not in caplog.text
+    assert (await send_code(client, device.recovery_codes[0])).status_code == 303
