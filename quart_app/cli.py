@@ -1,9 +1,11 @@
 """Command-line tasks: ``quart --app quart_app db-upgrade``, ``init-db``, ``create-user NAME``,
-``seed-users`` (many users at once, for load tests), ``reset-2fa NAME`` and ``rotate-mfa-keys``."""
+``seed-users`` (many users at once, for load tests), ``reset-2fa NAME``, ``rotate-mfa-keys``, and
+``users list|show|lock|unlock|revoke-sessions``."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import IO, Any
@@ -13,6 +15,14 @@ from quart import Quart
 from quart.cli import ScriptInfo
 from sqlalchemy.exc import IntegrityError
 
+from quart_app.accounts.administration import (
+    AccountSummary,
+    account_summaries,
+    end_sessions,
+    lock_account,
+    unlock_account,
+)
+from quart_app.accounts.models import User
 from quart_app.accounts.users import (
     UsernameTaken,
     add_users_sharing_a_hash,
@@ -30,6 +40,9 @@ from quart_app.mfa.operator import reset_two_factor
 from quart_app.passwords.hasher import PasswordHasherPool
 from quart_app.passwords.policy import password_problems
 from quart_app.state import get_database, get_secret_box, get_settings
+from quart_app.throttle.database_store import DatabaseThrottleStore
+from quart_app.throttle.policy import LoginThrottle
+from quart_app.throttle.redis_store import RedisThrottleStore
 
 
 def load_settings(overrides: Mapping[str, Any]) -> Settings:
@@ -251,6 +264,132 @@ async def _rotate_keys(url: str, box: SecretBox) -> int:
         await database.stop()
 
 
+@click.group("users")
+def users_group() -> None:
+    """See and act on accounts: list, show, lock, unlock, revoke-sessions."""
+
+
+@users_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON array, for scripts")
+def users_list_command(as_json: bool) -> None:
+    """Every account: created, last sign-in, sessions, e-mail, two-factor, locked."""
+    summaries = asyncio.run(_summaries(get_database(_app()).url))
+    if as_json:
+        click.echo(json.dumps([summary.as_json() for summary in summaries], indent=2))
+        return
+    for summary in summaries:
+        click.echo(_one_line(summary))
+    click.echo(f"{len(summaries)} account(s).")
+
+
+@users_group.command("show")
+@click.argument("username")
+def users_show_command(username: str) -> None:
+    """One account in full."""
+    summary = asyncio.run(_summaries(get_database(_app()).url, username))[0]
+    for key, value in summary.as_json().items():
+        click.echo(f"{key + ':':<21} {'-' if value is None else value}")
+
+
+@users_group.command("lock")
+@click.argument("username")
+def users_lock_command(username: str) -> None:
+    """Lock the account: every sign-in is refused (with the generic message) and every session
+    and API token ends, until ``users unlock``."""
+    ended = asyncio.run(_on_account(get_database(_app()).url, username, "lock"))
+    click.echo(f"Locked {username}; {ended} session(s) ended.")
+
+
+@users_group.command("unlock")
+@click.argument("username")
+def users_unlock_command(username: str) -> None:
+    """Unlock the account and forgive its failed sign-ins (its own throttle counters)."""
+    app = _app()
+    asyncio.run(_on_account(get_database(app).url, username, "unlock", get_settings(app)))
+    click.echo(f"Unlocked {username}.")
+
+
+@users_group.command("revoke-sessions")
+@click.argument("username")
+def users_revoke_sessions_command(username: str) -> None:
+    """End every session and API token of the account (it may sign in again)."""
+    ended = asyncio.run(_on_account(get_database(_app()).url, username, "revoke-sessions"))
+    click.echo(f"Ended {ended} session(s) of {username}.")
+
+
+def _one_line(summary: AccountSummary) -> str:
+    flags = [
+        "locked" if summary.locked_at else "",
+        "2fa" if summary.two_factor else "",
+        f"{summary.passkeys} passkey(s)" if summary.passkeys else "",
+    ]
+    last = summary.last_sign_in.strftime("%Y-%m-%d %H:%M") if summary.last_sign_in else "never"
+    details = ", ".join(flag for flag in flags if flag)
+    return (
+        f"{summary.id:>6}  {summary.username:<32}  last sign-in {last:<16}  "
+        f"{summary.sessions} session(s)  {summary.email or 'no address'}"
+        + (f"  [{details}]" if details else "")
+    )
+
+
+async def _summaries(url: str, username: str | None = None) -> list[AccountSummary]:
+    database = Database(url)
+    await database.start()
+    try:
+        user_id = None
+        if username is not None:
+            user_id = (await _existing(database, username)).id
+        async with database.new_db() as db:
+            return await account_summaries(db, user_id)
+    finally:
+        await database.stop()
+
+
+async def _existing(database: Database, username: str) -> User:
+    user = await look_up_user(database, username)
+    if user is None:
+        raise click.ClickException(f"There is no user {username!r}.")
+    return user
+
+
+async def _on_account(
+    url: str, username: str, action: str, settings: Settings | None = None
+) -> int:
+    database = Database(url)
+    await database.start()
+    try:
+        user = await _existing(database, username)
+        async with database.new_db() as db:
+            if action == "lock":
+                ended = await lock_account(db, user)
+                if ended is None:
+                    raise click.ClickException(f"{user.username} is locked already.")
+            elif action == "unlock":
+                if not await unlock_account(db, user):
+                    raise click.ClickException(f"{user.username} is not locked.")
+                ended = 0
+            else:
+                ended = await end_sessions(db, user)
+            await db.commit()
+        if settings is not None:  # unlock: the account's own failure counters go too
+            await _forgive(database, settings, user)
+        return ended
+    finally:
+        await database.stop()
+
+
+async def _forgive(database: Database, settings: Settings, user: User) -> None:
+    store: DatabaseThrottleStore | RedisThrottleStore
+    if settings.REDIS_URL:
+        store = RedisThrottleStore.from_url(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
+    else:
+        store = DatabaseThrottleStore(database)
+    try:
+        await LoginThrottle(store, settings).forgive_user(user.username, user.id)
+    finally:
+        await store.close()
+
+
 def init_app(app: Quart) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(db_upgrade_command)
@@ -258,3 +397,4 @@ def init_app(app: Quart) -> None:
     app.cli.add_command(seed_users_command)
     app.cli.add_command(reset_two_factor_command)
     app.cli.add_command(rotate_mfa_keys_command)
+    app.cli.add_command(users_group)

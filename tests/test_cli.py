@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -108,6 +110,7 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
         ):
             connection.execute(f"DROP TABLE {table}")
         connection.execute("ALTER TABLE users DROP COLUMN two_factor_since")
+        connection.execute("ALTER TABLE users DROP COLUMN locked_at")
         connection.execute("DROP INDEX uq_users_email_key")
         connection.execute("ALTER TABLE users DROP COLUMN email")
         connection.execute("ALTER TABLE users DROP COLUMN email_key")
@@ -124,7 +127,7 @@ def test_db_upgrade_brings_an_old_database_to_the_latest_revision(
         connection.commit()
     result = invoke(runner, ["db-upgrade"])
     assert result.exit_code == 0, result.output
-    assert "Database at revision 0006." in result.output
+    assert "Database at revision 0007." in result.output
     assert {"auth_events", "throttle_counters", "mail_outbox", "account_tokens"} <= tables(database)
     assert {"totp_credentials", "recovery_codes", "pending_sign_ins"} <= tables(database)
     with closing(sqlite3.connect(database)) as connection:
@@ -412,3 +415,77 @@ def test_rotate_mfa_keys_reseals_every_secret_under_the_new_first_key(tmp_path: 
     )
     refused = invoke(lost.test_cli_runner(), ["rotate-mfa-keys"])
     assert refused.exit_code == 1 and "opens with none of the keys" in refused.output
+
+
+async def _signed_in_user(app: Quart, username: str) -> int:
+    """A user with one browser session, made through a new app of the same database."""
+    async with app.test_app():
+        async with get_database(app).new_db() as db:
+            user = await create_user(
+                db, username=username, password=PASSWORD, hasher=get_hasher(app)
+            )
+            await db.commit()
+            await issue_session(
+                db, user=user, remember=False, user_agent="ua", settings=get_settings(app)
+            )
+            await db.commit()
+        return user.id
+
+
+async def _login_status(app: Quart, username: str) -> int:
+    async with app.test_app():
+        client = app.test_client()
+        page = await client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.get_data(as_text=True))
+        assert token is not None
+        form = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+        return (await client.post("/login", form=form)).status_code
+
+
+def test_users_lock_refuses_every_sign_in_until_unlock(
+    runner: QuartCliRunner, tmp_path: Path
+) -> None:
+    user_id = asyncio.run(_signed_in_user(cli_app(tmp_path), "ann"))
+    locked = invoke(runner, ["users", "lock", "ann"])
+    assert locked.exit_code == 0, locked.output
+    assert "Locked ann; 1 session(s) ended." in locked.output
+    assert asyncio.run(_login_status(cli_app(tmp_path), "ann")) == 401  # the right password
+    again = invoke(runner, ["users", "lock", "ann"])
+    assert again.exit_code == 1 and "locked already" in again.output
+    shown = invoke(runner, ["users", "show", "ann"]).output
+    assert "locked_at:" in shown and "sessions:             0" in shown
+
+    unlocked = invoke(runner, ["users", "unlock", "ann"])
+    assert unlocked.exit_code == 0, unlocked.output
+    assert asyncio.run(_login_status(cli_app(tmp_path), "ann")) == 303
+    rows = asyncio.run(_two_factor_rows(cli_app(tmp_path), user_id))
+    assert rows[-1][:3] == ["account_locked", "login_locked", "account_unlocked"]
+
+
+def test_users_list_and_show_print_no_secret(runner: QuartCliRunner, tmp_path: Path) -> None:
+    asyncio.run(_signed_in_user(cli_app(tmp_path), "ann"))
+    listed = invoke(runner, ["users", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "ann" in listed.output and "1 session(s)" in listed.output
+    assert "1 account(s)." in listed.output
+    as_json = json.loads(invoke(runner, ["users", "list", "--json"]).output)
+    assert as_json[0]["username"] == "ann" and as_json[0]["sessions"] == 1
+    assert as_json[0]["two_factor"] is False and as_json[0]["locked_at"] is None
+    everything = listed.output + invoke(runner, ["users", "show", "ann"]).output
+    assert "argon2" not in everything and "digest" not in everything
+
+
+def test_users_revoke_sessions_ends_them_and_records_it(
+    runner: QuartCliRunner, tmp_path: Path
+) -> None:
+    user_id = asyncio.run(_signed_in_user(cli_app(tmp_path), "ann"))
+    result = invoke(runner, ["users", "revoke-sessions", "ann"])
+    assert result.exit_code == 0 and "Ended 1 session(s) of ann." in result.output
+    rows = asyncio.run(_two_factor_rows(cli_app(tmp_path), user_id))
+    assert rows[3] == 0 and rows[-1] == ["session_revoked"]
+
+
+@pytest.mark.parametrize("command", ["show", "lock", "unlock", "revoke-sessions"])
+def test_users_commands_refuse_an_unknown_user(runner: QuartCliRunner, command: str) -> None:
+    result = invoke(runner, ["users", command, "nobody"])
+    assert result.exit_code == 1 and "There is no user 'nobody'." in result.output

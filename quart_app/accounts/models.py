@@ -33,6 +33,8 @@ class User(Base):
     # When two-factor sign-in was turned on (an authenticator app confirmed); None while off.
     # On the row the login reads anyway: the password step needs no second query to know.
     two_factor_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When an operator locked the account (``users lock``): no sign-in of any kind while set.
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("uq_users_email_key", "email_key", unique=True),)
 

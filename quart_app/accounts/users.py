@@ -81,7 +81,7 @@ async def add_users_sharing_a_hash(
 _USERS = User.__table__
 _BY_KEY = select(
     _USERS.c.id, _USERS.c.username, _USERS.c.username_key, _USERS.c.password_hash,
-    _USERS.c.created_at, _USERS.c.email, _USERS.c.two_factor_since,
+    _USERS.c.created_at, _USERS.c.email, _USERS.c.two_factor_since, _USERS.c.locked_at,
 ).where(_USERS.c.username_key == bindparam("key"))  # fmt: skip
 
 
@@ -95,7 +95,7 @@ async def look_up_user(database: Database, username: str) -> User | None:
     row = await database.read_one(_BY_KEY, {"key": username_key(username)})
     if row is None:
         return None
-    user_id, name, key, password_hash, created_at, email, two_factor_since = row
+    user_id, name, key, password_hash, created_at, email, two_factor_since, locked_at = row
     return User(
         id=user_id,
         username=name,
@@ -104,6 +104,7 @@ async def look_up_user(database: Database, username: str) -> User | None:
         created_at=as_utc(created_at),
         email=email,
         two_factor_since=None if two_factor_since is None else as_utc(two_factor_since),
+        locked_at=None if locked_at is None else as_utc(locked_at),
     )
 
 

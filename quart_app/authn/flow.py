@@ -137,6 +137,11 @@ async def check_password(username: str, password: str) -> Outcome:
         if attempt.user is not None:
             await _record_event(attempt.user.id, EventKind.LOGIN_FAILED)
         return PasswordRefused(attempt.user)
+    if attempt.user.locked_at is not None:
+        # The right password for an account an operator locked: refused as a failure looks,
+        # not counted by the throttle (nothing was guessed), on the activity page.
+        await _record_event(attempt.user.id, EventKind.LOGIN_LOCKED)
+        return PasswordRefused(attempt.user)
     if pair_has_failures:
         await throttle.record_success(ip, username)
     return PasswordAccepted(attempt.user)

@@ -182,8 +182,9 @@ async def complete_pending(
     caller on ``db``): use the pending sign-in up, once, and commit."""
     claimed = await db.execute(delete(_PENDING).where(*_live(token, kind)))
     user = await get_user(db, step.user_id)
-    if not claimed.rowcount or user is None:  # type: ignore[attr-defined]
-        await db.rollback()  # another request completed it, or the account is gone
+    gone = user is None or user.locked_at is not None
+    if not claimed.rowcount or gone:  # type: ignore[attr-defined]
+        await db.rollback()  # another request completed it, or the account is gone or locked
         return NoPendingSignIn()
     if recovery_code_used:
         await revoke_all_sessions(db, user_id=user.id)

@@ -40,6 +40,9 @@ class EventKind(StrEnum):
     SECOND_FACTOR_FAILED = "second_factor_failed"  # a wrong code after the right password
     PASSKEY_ADDED = "passkey_added"
     PASSKEY_REMOVED = "passkey_removed"
+    ACCOUNT_LOCKED = "account_locked"  # by an operator (users lock)
+    ACCOUNT_UNLOCKED = "account_unlocked"
+    LOGIN_LOCKED = "login_locked"  # the right credentials for a locked account: refused
 
 
 _INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)
@@ -53,6 +56,19 @@ def event_write(user_id: int, kind: EventKind) -> Write:
         "created_at": utcnow(),
         "ip": client_ip(get_trusted_proxies())[:64],
         "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+    }
+    return Write(_INSERT_EVENT, values)
+
+
+def operator_event_write(user_id: int, kind: EventKind, command: str) -> Write:
+    """The insert of an event an operator's command caused: there is no request, so the event
+    names the command where a browser would be."""
+    values = {
+        "user_id": user_id,
+        "kind": kind.value,
+        "created_at": utcnow(),
+        "ip": "",
+        "user_agent": f"operator: the {command} command"[:USER_AGENT_MAX],
     }
     return Write(_INSERT_EVENT, values)
 

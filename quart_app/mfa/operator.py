@@ -4,19 +4,14 @@ after a key rotation. No request exists here, so the event names the command, no
 
 from __future__ import annotations
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.accounts.models import User
 from quart_app.authn.second_factor import end_pending_sign_ins
-from quart_app.core.clock import utcnow
-from quart_app.events.log import EventKind
-from quart_app.events.models import AuthEvent
+from quart_app.events.log import EventKind, operator_event_write
 from quart_app.mfa.authenticator import turn_off
 from quart_app.mfa.passkeys import delete_passkeys
 from quart_app.sessions.store import revoke_all_sessions
-
-RESET_BY = "operator: the reset-2fa command"
 
 
 async def reset_two_factor(db: AsyncSession, user: User) -> int:
@@ -27,13 +22,6 @@ async def reset_two_factor(db: AsyncSession, user: User) -> int:
     await delete_passkeys(db, user.id)
     await end_pending_sign_ins(db, user.id)
     ended = await revoke_all_sessions(db, user_id=user.id)
-    await db.execute(
-        insert(AuthEvent.__table__).values(
-            user_id=user.id,
-            kind=EventKind.TWO_FACTOR_RESET.value,
-            created_at=utcnow(),
-            ip="",
-            user_agent=RESET_BY,
-        )
-    )
+    event = operator_event_write(user.id, EventKind.TWO_FACTOR_RESET, "reset-2fa")
+    await db.execute(event.statement, event.values)
     return ended

@@ -163,6 +163,13 @@ class LoginThrottle:
         await self.store.reset(pair_key)
         await self.store.reset(user_key)
 
+    async def forgive_user(self, username: str, user_id: int) -> None:
+        """An operator unlocked the account: its own failure counts (sign-ins and second
+        factors) are cleared. Per-IP pairs stay: they count guesses from those addresses."""
+        _, user_key = self._keys("", username)
+        await self.store.reset(user_key)
+        await self.store.reset(_second_factor_key(user_id))
+
     async def record_success(self, ip: str, username: str) -> None:
         """A success forgives the pair's failures (not the user-wide count: that is the
         evidence of a distributed guessing attack)."""

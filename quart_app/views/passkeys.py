@@ -233,8 +233,8 @@ async def sign_in() -> JsonAnswer:
         return _refused(str(refused), 401)
     user = await get_user(db, used.user_id)
     await db.commit()
-    if user is None:
-        return _refused("That passkey is not registered here.", 401)
+    if user is None or user.locked_at is not None:  # gone, or locked by an operator
+        return _refused("That passkey cannot sign in here.", 401)
     return await _start(user, remember=False, next_path=request.args.get("next"))
 
 
