@@ -337,19 +337,23 @@ def test_seed_users_refuses_what_registration_would(
     assert users(database) == []
 
 
+async def _user_with_a_session(app: Quart, username: str) -> User:
+    """A user and one browser session of it, in ``app`` (started by the caller)."""
+    async with get_database(app).new_db() as db:
+        user = await create_user(db, username=username, password=PASSWORD, hasher=get_hasher(app))
+        await db.commit()
+        await issue_session(
+            db, user=user, remember=False, user_agent="ua", settings=get_settings(app)
+        )
+        await db.commit()
+    return user
+
+
 async def _enrolled(app: Quart, username: str) -> tuple[TotpDevice, int]:
     """A user with two-factor on and a browser session, made through a new app of the same
     database."""
     async with app.test_app():
-        async with get_database(app).new_db() as db:
-            user = await create_user(
-                db, username=username, password=PASSWORD, hasher=get_hasher(app)
-            )
-            await db.commit()
-            await issue_session(
-                db, user=user, remember=False, user_agent="ua", settings=get_settings(app)
-            )
-            await db.commit()
+        user = await _user_with_a_session(app, username)
         return await enrol_totp(app, user), user.id
 
 
@@ -420,16 +424,7 @@ def test_rotate_mfa_keys_reseals_every_secret_under_the_new_first_key(tmp_path: 
 async def _signed_in_user(app: Quart, username: str) -> int:
     """A user with one browser session, made through a new app of the same database."""
     async with app.test_app():
-        async with get_database(app).new_db() as db:
-            user = await create_user(
-                db, username=username, password=PASSWORD, hasher=get_hasher(app)
-            )
-            await db.commit()
-            await issue_session(
-                db, user=user, remember=False, user_agent="ua", settings=get_settings(app)
-            )
-            await db.commit()
-        return user.id
+        return (await _user_with_a_session(app, username)).id
 
 
 async def _login_status(app: Quart, username: str) -> int:
