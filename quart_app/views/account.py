@@ -43,7 +43,12 @@ from quart_app.validation import (
     parse,
 )
 from quart_app.validation.inputs import CONFIRM_DELETION, NOT_CURRENT
-from quart_app.views.signed_in import active_session, signed_in_account, signed_out_elsewhere
+from quart_app.views.signed_in import (
+    active_session,
+    current_password_refused,
+    signed_in_account,
+    signed_out_elsewhere,
+)
 from quart_app.web.forms import form_input, read_form
 from quart_app.web.route_policy import form_page, hashes_password, rate_limited
 
@@ -67,9 +72,7 @@ async def password() -> Page:
             form_input(await read_form(), PasswordChangeInput),
             settings=settings,
         )
-        # Checked even when the new password is refused: every guess counts against the throttle.
-        current = entered.current_password
-        refused = bool(current) and not await reauthenticate(user, current)
+        refused = await current_password_refused(user, entered.current_password)
         enforce(
             entered, settings=settings, username=user.username, current_password_refused=refused
         )
@@ -105,8 +108,7 @@ async def email() -> Page:
         entered = parse(
             EmailChangeInput, form_input(await read_form(), EmailChangeInput), settings=settings
         )
-        current = entered.current_password
-        refused = bool(current) and not await reauthenticate(user, current)
+        refused = await current_password_refused(user, entered.current_password)
         enforce(entered, settings=settings, current_password_refused=refused)
     except InputRejected as rejected:
         sent = getattr(rejected.value, "email", None)

@@ -26,7 +26,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from quart_app.accounts.models import User
 from quart_app.accounts.users import get_user
 from quart_app.authn.factor_change import finish_factor_change
-from quart_app.authn.flow import reauthenticate
 from quart_app.authn.second_factor import (
     PENDING_SIGN_IN,
     SecondFactorPassed,
@@ -54,7 +53,12 @@ from quart_app.sessions.models import BROWSER
 from quart_app.sessions.store import SignedIn
 from quart_app.state import get_settings
 from quart_app.validation.inputs import NOT_CURRENT, PASSWORD_INPUT_MAX
-from quart_app.views.signed_in import active_session, signed_in_account, signed_out_elsewhere
+from quart_app.views.signed_in import (
+    active_session,
+    current_password_refused,
+    signed_in_account,
+    signed_out_elsewhere,
+)
 from quart_app.web.forms import field, read_form
 from quart_app.web.redirects import is_safe_next, safe_next
 from quart_app.web.route_policy import form_page, hashes_password, rate_limited
@@ -87,7 +91,7 @@ def _signed_in_recently(active: SignedIn) -> bool:
 async def _confirmed(active: SignedIn, user: User, password: object) -> str | None:
     """None when the current password (or a recent sign-in) allows a change; else the error."""
     if isinstance(password, str) and password:
-        if len(password) > PASSWORD_INPUT_MAX or not await reauthenticate(user, password):
+        if len(password) > PASSWORD_INPUT_MAX or await current_password_refused(user, password):
             return NOT_CURRENT
         return None
     return None if _signed_in_recently(active) else ENTER_CURRENT

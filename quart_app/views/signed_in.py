@@ -7,6 +7,7 @@ from quart_auth import Unauthorized, current_user
 
 from quart_app.accounts.models import User
 from quart_app.accounts.users import get_user
+from quart_app.authn.flow import reauthenticate
 from quart_app.core.database import get_db
 from quart_app.sessions.store import SignedIn
 
@@ -27,6 +28,12 @@ async def signed_in_account(active: SignedIn) -> User:
     if user is None:
         raise Unauthorized()  # signed out meanwhile: to the login page
     return user
+
+
+async def current_password_refused(user: User, entered: str | None) -> bool:
+    """True when a current password was entered and is not the account's. The pages check it
+    even when another field is refused, so that every guess counts against the throttle."""
+    return bool(entered) and not await reauthenticate(user, entered)
 
 
 def signed_out_elsewhere(count: int) -> str:

@@ -15,12 +15,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from quart_app.accounts.models import User
 from quart_app.accounts.users import get_user
 from quart_app.authn.factor_change import finish_factor_change
-from quart_app.authn.flow import reauthenticate
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind
 from quart_app.mfa import totp
 from quart_app.mfa.authenticator import confirm_enrolment, enrolment_secret, turn_off
-from quart_app.mfa.passkeys import list_passkeys
+from quart_app.mfa.passkeys import count_passkeys
 from quart_app.mfa.recovery_codes import codes_left, replace_codes
 from quart_app.sessions.store import SignedIn
 from quart_app.state import get_secret_box, get_settings
@@ -31,7 +30,12 @@ from quart_app.validation import (
     enforce,
     parse,
 )
-from quart_app.views.signed_in import active_session, signed_in_account, signed_out_elsewhere
+from quart_app.views.signed_in import (
+    active_session,
+    current_password_refused,
+    signed_in_account,
+    signed_out_elsewhere,
+)
 from quart_app.web.forms import form_input, read_form
 from quart_app.web.route_policy import form_page, hashes_password, rate_limited
 
@@ -53,7 +57,7 @@ async def _overview_page(active: SignedIn, status: int = 200, **context: object)
     db = get_db()
     user = await get_user(db, active.user_id)
     left = await codes_left(db, active.user_id)
-    passkey_count = len(await list_passkeys(db, active.user_id))
+    passkey_count = await count_passkeys(db, active.user_id)
     await db.commit()
     if user is None:
         return redirect(url_for("auth.login"), 303)
@@ -85,8 +89,7 @@ async def enrol() -> Page:
         entered = parse(
             TotpConfirmInput, form_input(await read_form(), TotpConfirmInput), settings=settings
         )
-        current = entered.current_password
-        refused = bool(current) and not await reauthenticate(user, current)
+        refused = await current_password_refused(user, entered.current_password)
         enforce(entered, settings=settings, current_password_refused=refused)
     except InputRejected as rejected:
         return await _enrolment_page(active, username, 400, errors=rejected.by_field())
@@ -181,8 +184,7 @@ async def _password_refused(active: SignedIn, user: User) -> Page | None:
             form_input(await read_form(), CurrentPasswordInput),
             settings=settings,
         )
-        current = entered.current_password
-        refused = bool(current) and not await reauthenticate(user, current)
+        refused = await current_password_refused(user, entered.current_password)
         enforce(entered, settings=settings, current_password_refused=refused)
     except InputRejected as rejected:
         form = request.endpoint.rsplit(".", 1)[-1] if request.endpoint else ""
