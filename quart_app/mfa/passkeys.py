@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn import (
@@ -140,6 +140,11 @@ async def _take_ceremony(
 async def list_passkeys(db: AsyncSession, user_id: int) -> list[Passkey]:
     query = select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.created_at)
     return list((await db.scalars(query)).all())
+
+
+async def count_passkeys(db: AsyncSession, user_id: int) -> int:
+    query = select(func.count()).select_from(_PASSKEYS).where(_PASSKEYS.c.user_id == user_id)
+    return int(await db.scalar(query) or 0)
 
 
 async def has_passkeys(db: AsyncSession, user_id: int) -> bool:
