@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from quart_app.authn.second_factor import (
     PENDING_SIGN_IN,
     NoPendingSignIn,
+    PendingStep,
     SecondFactorAbandoned,
     SecondFactorPassed,
     SecondFactorRefused,
@@ -33,12 +34,18 @@ Page = tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
 async def _page(
-    status: int = 200, headers: dict[str, str] | None = None, **context: object
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    *,
+    step: PendingStep | None = None,
+    **context: object,
 ) -> tuple[str, int, dict[str, str]]:
-    """The code form; with "Use a passkey" when the pending account has one."""
-    token = session.get(PENDING_SIGN_IN)
+    """The code form; with "Use a passkey" when the pending account has one. ``step`` is the
+    pending sign-in when the caller has just read it; otherwise it is read here."""
     db = get_db()
-    step = await pending_step(db, token, BROWSER) if isinstance(token, str) else None
+    if step is None:
+        token = session.get(PENDING_SIGN_IN)
+        step = await pending_step(db, token, BROWSER) if isinstance(token, str) else None
     context["has_passkeys"] = step is not None and await has_passkeys(db, step.user_id)
     await db.commit()
     page = await render_template("auth/two_factor.html", **context)
@@ -63,7 +70,7 @@ async def login_step() -> Page:
         await db.commit()
         if step is None:
             return await _start_again("That sign-in has expired. Sign in again.")
-        return await _page()
+        return await _page(step=step)
     try:
         entered = check(
             SecondFactorInput,
