@@ -10,15 +10,10 @@ from typing import NoReturn
 
 from quart_app import create_app
 from quart_app.config import ConfigError
+from quart_app.core.server_process import in_hypercorn_worker
 
 # sysexits.h EX_CONFIG: what a worker exits with, and the server too under --workers 0.
 EXIT_CONFIG_ERROR = 78
-
-
-def _in_hypercorn_worker() -> bool:
-    """Whether this is a worker process a hypercorn master started (and so may be stopped)."""
-    # The worker function came from hypercorn (its Config travelled with it) and so did we.
-    return multiprocessing.parent_process() is not None and "hypercorn.config" in sys.modules
 
 
 def _exit_for_config_error(error: ConfigError) -> NoReturn:
@@ -32,7 +27,7 @@ def _exit_for_config_error(error: ConfigError) -> NoReturn:
     and they stay quiet once the master is gone: the line is printed once. Drop the kill when
     hypercorn passes worker exit statuses on.
     """
-    if not _in_hypercorn_worker():  # the server process itself (--workers 0, another server)
+    if not in_hypercorn_worker():  # the server process itself (--workers 0, another server)
         print(error.report(), file=sys.stderr, flush=True)
         sys.exit(EXIT_CONFIG_ERROR)
     master = multiprocessing.parent_process()
@@ -43,6 +38,23 @@ def _exit_for_config_error(error: ConfigError) -> NoReturn:
     sys.exit(EXIT_CONFIG_ERROR)
 
 
+def _leave_sigterm_to_the_master() -> None:
+    """A hypercorn worker ignores SIGTERM; its master's shutdown event stops it gracefully.
+
+    hypercorn 0.18's workers install no SIGTERM handler (the master stops them through a shared
+    event, and makes them ignore only SIGINT), so a SIGTERM reaching a worker kills it at once,
+    mid-response. That is what a supervisor sends: systemd signals the whole control group at
+    once, as ``kill -- -PGID`` does. And a SIGTERM to the master alone ends the same way: once
+    the first worker has finished, the master SIGTERMs the others, still finishing theirs.
+    Ignored, the signal leaves the stop to the event: every worker finishes its in-flight
+    requests within graceful_timeout, runs the app's shutdown and exits, and the master waits
+    for all of them. SIGKILL still ends a worker that overruns.
+    """
+    if in_hypercorn_worker():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+_leave_sigterm_to_the_master()
 try:
     app = create_app()
 except ConfigError as config_error:
