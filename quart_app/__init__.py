@@ -14,6 +14,7 @@ from quart_app.config import Settings
 from quart_app.core import database
 from quart_app.core.secret_key import load_or_create_secret_key
 from quart_app.mail import serving as mail
+from quart_app.metrics import serving as metrics_serving
 from quart_app.mfa.encryption import SecretBox
 from quart_app.passwords import hasher
 from quart_app.passwords import policy as password_policy
@@ -25,12 +26,21 @@ from quart_app.views import (
     auth,
     health,
     main,
+    metrics,
     passkeys,
     recovery,
     second_factor,
     two_factor,
 )
-from quart_app.web import admission, csrf, errors, headers, route_policy, templating
+from quart_app.web import (
+    admission,
+    csrf,
+    errors,
+    headers,
+    request_id,
+    route_policy,
+    templating,
+)
 from quart_app.web.client_ip import parse_networks
 from quart_app.web.request_completion import CompletingHTTPConnection
 
@@ -52,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
         settings.MFA_ENCRYPTION_KEYS, app.config["SECRET_KEY"], settings.SECRET_KEY_FALLBACKS
     )
     set_state(app, SECRET_BOX, secret_box)
+    metrics_serving.init_app(app, settings.METRICS_ALLOW)  # first: its clock starts first
 
     database.init_app(
         app,
@@ -74,6 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(second_factor.bp)
     app.register_blueprint(two_factor.bp)
@@ -83,6 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     cli.init_app(app)
     admission.init_app(app, headers.security_headers(https_only=settings.COOKIE_SECURE))
     templating.drop_sync_context_processors(app)
+    request_id.init_app(app)  # outermost: every answer carries the id, a shed 503 too
     return app
 
 

@@ -9,7 +9,8 @@ import sys
 from typing import NoReturn
 
 from quart_app import create_app
-from quart_app.config import ConfigError
+from quart_app.config import ConfigError, Settings
+from quart_app.core.log_setup import configure_logging
 from quart_app.core.server_process import in_hypercorn_worker
 
 # sysexits.h EX_CONFIG: what a worker exits with, and the server too under --workers 0.
@@ -56,6 +57,8 @@ def _leave_sigterm_to_the_master() -> None:
 
 _leave_sigterm_to_the_master()
 try:
+    # The server's process: its lines in their format from the first (a start-up warning too).
+    configure_logging(Settings.load().LOG_FORMAT)
     app = create_app()
 except ConfigError as config_error:
     _exit_for_config_error(config_error)

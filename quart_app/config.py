@@ -21,6 +21,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 # A short key can be brute-forced offline from one signed cookie, and then any cookie forged.
 MIN_SECRET_KEY_LENGTH = 32
+LOG_FORMATS = ("text", "json")
 # The app runs on asyncio: a sync driver would block the event loop (SQLAlchemy refuses it).
 ASYNC_DATABASE_EXAMPLES = "sqlite+aiosqlite:///app.db or postgresql+asyncpg://user@host/db"
 REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url accepts
@@ -148,6 +149,13 @@ class Settings:
     # past the limit, 429 with Retry-After until the window ends.
     SECOND_FACTOR_LIMIT: int = _option(10, minimum=1, maximum=1000)
     SECOND_FACTOR_WINDOW: int = _option(15 * 60, minimum=60, maximum=24 * 60 * 60)
+    # GET /metrics (Prometheus) answers clients in these networks (the address X-Forwarded-For
+    # gives through TRUSTED_PROXIES), or any client sending "Authorization: Bearer" with
+    # METRICS_TOKEN; everyone else gets a 404. Unset token: no bearer access.
+    METRICS_ALLOW: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    METRICS_TOKEN: str | None = None
+    # "text": readable lines; "json": one JSON object per line, for a log pipeline.
+    LOG_FORMAT: str = "text"
 
     @classmethod
     def load(
@@ -174,10 +182,24 @@ class Settings:
                     f"SECRET_KEY and SECRET_KEY_FALLBACKS need at least {MIN_SECRET_KEY_LENGTH} "
                     "characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
                 )
-        try:
-            parse_networks(settings.TRUSTED_PROXIES)
-        except ValueError as error:
-            raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
+        for name in ("TRUSTED_PROXIES", "METRICS_ALLOW"):
+            try:
+                parse_networks(getattr(settings, name))
+            except ValueError as error:
+                raise ConfigError(f"{name}: {error}") from None
+        if (
+            settings.METRICS_TOKEN is not None
+            and len(settings.METRICS_TOKEN) < MIN_SECRET_KEY_LENGTH
+        ):
+            # Not echoed: it is a secret.
+            raise ConfigError(
+                f"METRICS_TOKEN needs at least {MIN_SECRET_KEY_LENGTH} characters (e.g. python "
+                "-c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if settings.LOG_FORMAT not in LOG_FORMATS:
+            raise ConfigError(
+                f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}; got {settings.LOG_FORMAT!r}"
+            )
         if settings.HASH_PROFILE not in HASH_PROFILES:
             raise ConfigError(
                 f"HASH_PROFILE must be one of {', '.join(HASH_PROFILES)}; "

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     SIGN_IN_COOKIE,
     MAIL_SENDER,
     SECRET_BOX,
+    METRICS_NETWORKS,
 ) = (
     "settings",
     "database",
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     "sign_in_cookie",
     "mail_sender",
     "secret_box",
+    "metrics_networks",
 )
 
 
@@ -72,6 +74,11 @@ def find_throttle(app: Quart) -> LoginThrottle | None:
 
 def get_trusted_proxies(app: Quart | None = None) -> tuple[Network, ...]:
     return _extensions(app)[TRUSTED_PROXIES]
+
+
+def get_metrics_networks(app: Quart | None = None) -> tuple[Network, ...]:
+    """Where /metrics may be read from without the token (METRICS_ALLOW, parsed)."""
+    return _extensions(app)[METRICS_NETWORKS]
 
 
 def get_sign_in_cookie(app: Quart | None = None) -> QuartAuth:

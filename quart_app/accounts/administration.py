@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_app.accounts.models import User
 from quart_app.authn.second_factor import end_pending_sign_ins
 from quart_app.core.clock import utcnow
-from quart_app.events.log import EventKind, operator_event_write
+from quart_app.events.log import EventKind, operator_event_write, stage_event
 from quart_app.events.models import AuthEvent
 from quart_app.mfa.models import Passkey, RecoveryCode
 from quart_app.sessions.models import UserSession
@@ -94,8 +94,7 @@ def _aware(row: Any) -> list[Any]:
 
 
 async def _record(db: AsyncSession, user_id: int, kind: EventKind, command: str) -> None:
-    event = operator_event_write(user_id, kind, command)
-    await db.execute(event.statement, event.values)
+    await stage_event(db, operator_event_write(user_id, kind, command))
 
 
 async def lock_account(db: AsyncSession, user: User) -> int | None:

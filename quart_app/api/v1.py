@@ -32,6 +32,7 @@ from quart_app.authn.sign_in import AccountGone, issue_api_token
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
 from quart_app.events.notices import notice_context, queue_notice
+from quart_app.metrics.instruments import count_login
 from quart_app.recovery.email_confirmation import offer_address
 from quart_app.recovery.password_reset import account_of_link, finish_reset, request_reset
 from quart_app.sessions.models import API
@@ -57,7 +58,7 @@ from quart_app.validation.inputs import NOT_CURRENT, WRONG_CODE
 from quart_app.views.auth import GENERIC_LOGIN_ERROR, USERNAME_TAKEN
 from quart_app.web.client_ip import client_ip
 from quart_app.web.problems import problem
-from quart_app.web.route_policy import hashes_password, rate_limited
+from quart_app.web.route_policy import counted_as, hashes_password, rate_limited
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 CHALLENGE = [("WWW-Authenticate", 'Bearer realm="api"')]
@@ -84,6 +85,7 @@ async def _account(active: SignedIn) -> User:
 
 @bp.post("/register")
 @hashes_password
+@counted_as("registration")
 @rate_limited("THROTTLE_REGISTER_PER_MINUTE")
 @document_request(RegisterInput)
 @document_response(AccountOut, 201)
@@ -110,6 +112,7 @@ async def register() -> tuple[AccountOut, int] | Response:
 
 @bp.post("/tokens")
 @hashes_password
+@counted_as("login")
 @rate_limited("THROTTLE_LOGIN_PER_MINUTE")
 @document_request(TokenRequestInput)
 @document_response(TokenOut, 201)
@@ -134,6 +137,7 @@ async def create_token() -> tuple[TokenOut, int] | Response:
         except IntegrityError:  # the account was deleted while the password was checked
             await db.rollback()
             return _login_refused()
+        count_login("second_factor_required")
         return problem(
             401,
             "Second factor required",

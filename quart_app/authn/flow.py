@@ -19,6 +19,7 @@ from quart_app.accounts.models import User
 from quart_app.accounts.users import look_up_user, replace_password_hash
 from quart_app.core.database import Database, get_db
 from quart_app.events.log import EventKind, add_event, has_recent_event
+from quart_app.metrics.instruments import count_login
 from quart_app.passwords.hasher import PasswordHasherPool
 from quart_app.state import (
     get_database,
@@ -106,6 +107,17 @@ async def _record_event(user_id: int, kind: EventKind) -> None:
 
 
 async def check_password(username: str, password: str) -> Outcome:
+    """Check ``username`` and ``password`` for a sign-in (browser or API), with every safeguard
+    of one; a refusal is counted in auth_logins_total (a success once a session begins)."""
+    outcome = await _check_password(username, password)
+    if isinstance(outcome, AttemptThrottled):
+        count_login("throttled")
+    elif isinstance(outcome, PasswordRefused):
+        count_login("failed")
+    return outcome
+
+
+async def _check_password(username: str, password: str) -> Outcome:
     """Check ``username`` and ``password`` as a login does, with every safeguard of one."""
     ip = client_ip(get_trusted_proxies())
     throttle = get_throttle()
@@ -157,7 +169,7 @@ async def reauthenticate(user: User, password: str) -> bool:
     """
     if not password:
         return False
-    outcome = await check_password(user.username, password)
+    outcome = await _check_password(user.username, password)  # not a sign-in: not counted
     if isinstance(outcome, AttemptThrottled):
         raise Throttled(outcome.retry_after_seconds)
     if isinstance(outcome, PasswordRefused) and outcome.user is None:

@@ -25,6 +25,7 @@ from quart_app.core.database import get_db
 from quart_app.core.tokens import new_session_token, token_digest
 from quart_app.events.log import EventKind, add_event
 from quart_app.events.notices import queue_notice
+from quart_app.metrics.instruments import count_login
 from quart_app.mfa import recovery_codes, totp
 from quart_app.mfa.authenticator import accept_code
 from quart_app.sessions.models import SessionKind
@@ -202,6 +203,7 @@ async def _count_failure(
     db: AsyncSession, token: str, kind: SessionKind, step: PendingStep
 ) -> SecondFactorOutcome:
     await get_throttle().record_second_factor_failure(step.user_id)
+    count_login("second_factor_failed")
     failures = await db.scalar(
         update(_PENDING)
         .where(*_live(token, kind))

@@ -7,7 +7,8 @@ from quart_auth import current_user, login_user
 from quart_app.accounts.models import User
 from quart_app.authn.new_sign_in import new_sign_in_notice
 from quart_app.core.hot_path import ConstraintViolated, Write
-from quart_app.events.log import EventKind, event_write
+from quart_app.events.log import EventKind, event_write, log_committed
+from quart_app.metrics.instruments import count_login
 from quart_app.sessions.current_user import SessionUser
 from quart_app.sessions.models import API
 from quart_app.sessions.store import (
@@ -44,6 +45,8 @@ async def start_session(
         writes.append(notice)  # read before this sign-in's own event exists
     signed_in = await _write_session(new, *writes)
     login_user(SessionUser(new.token, signed_in=signed_in), remember=remember)
+    if event == EventKind.LOGIN_SUCCEEDED:  # not a registration's first session
+        count_login("success")
 
 
 async def issue_api_token(user: User, *, name: str | None, user_agent: str) -> NewSession:
@@ -59,6 +62,7 @@ async def issue_api_token(user: User, *, name: str | None, user_agent: str) -> N
         name=name,
     )
     await _write_session(new, event_write(user.id, EventKind.TOKEN_CREATED))
+    count_login("success")
     return new
 
 
@@ -68,6 +72,7 @@ async def _write_session(new: NewSession, *writes: Write) -> SignedIn:
         results = await get_database().commit_together(new.write, *writes)
     except ConstraintViolated:
         raise AccountGone() from None
+    log_committed(writes)
     return new.signed_in(results[0][0][0])  # the insert's RETURNING id
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from enum import StrEnum
 
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.core.clock import utcnow
 from quart_app.core.hot_path import Write
+from quart_app.events import security_log
 from quart_app.events.models import AuthEvent
 from quart_app.state import get_trusted_proxies
 from quart_app.web.client_ip import client_ip
@@ -75,8 +76,20 @@ def operator_event_write(user_id: int, kind: EventKind, command: str) -> Write:
 
 async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:
     """Stage one event for this request's client in ``db``'s transaction (the caller commits)."""
-    write = event_write(user_id, kind)
+    await stage_event(db, event_write(user_id, kind))
+
+
+async def stage_event(db: AsyncSession, write: Write) -> None:
+    """An event's insert in ``db``'s transaction; its log line is written once that commits."""
     await db.execute(write.statement, write.values)
+    security_log.stage(db, write.values)
+
+
+def log_committed(writes: Iterable[Write]) -> None:
+    """Log the events among ``writes``, a hot-path transaction that has just committed."""
+    for write in writes:
+        if write.statement is _INSERT_EVENT:
+            security_log.log_event(write.values)
 
 
 async def has_recent_event(

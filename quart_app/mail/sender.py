@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Delete, Update, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Delete, Update, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.config import Settings
@@ -27,6 +27,7 @@ from quart_app.core.clock import utcnow
 from quart_app.core.database import DATABASE_ERRORS, Database
 from quart_app.mail.backends import Backend, build_message
 from quart_app.mail.models import OutboxMail
+from quart_app.metrics.instruments import count_mail
 
 log = logging.getLogger("quart_app.mail")
 
@@ -154,6 +155,7 @@ class MailSender:
         except Exception as error:  # any failure is retried; none ends the loop
             await self._failed(row, token, error)
         else:
+            count_mail("sent")
             await self._finish(delete(_OUTBOX), row, token)
 
     async def _failed(self, row: Claimed, token: str, error: Exception) -> None:
@@ -161,12 +163,14 @@ class MailSender:
         delays = self.settings.MAIL_RETRY_DELAYS
         if row.attempts > len(delays):
             values = {"failed_at": now}
+            count_mail("failed")
             log.warning(
                 "mail %d failed permanently after %d attempts: %s", row.id, row.attempts, kind
             )
         else:
             delay = delays[row.attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311
             values = {"due_at": now + timedelta(seconds=delay)}
+            count_mail("retried")
             log.info("mail %d attempt %d failed (%s); retried later", row.id, row.attempts, kind)
         statement = update(_OUTBOX).values(
             lease_until=None, lease_token=None, last_error=kind[:200], **values
@@ -182,6 +186,16 @@ class MailSender:
                 await connection.commit()
         except DATABASE_ERRORS as error:  # the lease expires; the row is tried again
             log.warning("mail %d: outcome not recorded: %s", row.id, type(error).__name__)
+
+
+async def pending_mail_count(db: AsyncSession) -> int:
+    """Mails still to be delivered: queued or being retried, not given up on, not expired."""
+    query = (
+        select(func.count())
+        .select_from(_OUTBOX)
+        .where(_OUTBOX.c.failed_at.is_(None), _OUTBOX.c.expires_at > utcnow())
+    )
+    return int(await db.scalar(query) or 0)
 
 
 async def purge_outbox(db: AsyncSession) -> int:

@@ -16,6 +16,8 @@ from quart import Quart, request
 from quart_app.accounts.users import username_key
 from quart_app.config import Settings
 from quart_app.core.clock import utcnow
+from quart_app.events.security_log import log_refusal
+from quart_app.metrics.instruments import count_attempt, count_throttled
 from quart_app.state import (
     THROTTLE,
     find_throttle,
@@ -77,11 +79,13 @@ class LoginThrottle:
         now = utcnow()
         refusing_until = self._refusing_until.get(key)
         if refusing_until is not None and now < refusing_until:
+            count_throttled("ip")
             raise Throttled(_seconds_until(refusing_until, now))
         counter = await self.store.increment(key, timedelta(minutes=1), now)
         if counter.hits > per_minute:
             window_end = counter.window_started_at + timedelta(minutes=1)
             self._remember_refusal(key, window_end, now)
+            count_throttled("ip")
             raise Throttled(_seconds_until(window_end, now))
 
     def _remember_refusal(self, key: str, until: datetime, now: datetime) -> None:
@@ -108,6 +112,7 @@ class LoginThrottle:
         blocks = [c.blocked_until for c in counters.values() if c.blocked_until is not None]
         latest = max(blocks, default=None)
         if latest is not None and latest > now:
+            count_throttled("login")
             raise Throttled(_seconds_until(latest, now))
         return pair_key in counters
 
@@ -136,7 +141,10 @@ class LoginThrottle:
             return True
         window = timedelta(seconds=HOURLY_WINDOW)
         counter = await self.store.increment(f"hourly:{key}", window, utcnow())
-        return counter.hits <= limit
+        if counter.hits > limit:
+            count_throttled("hourly")
+            return False
+        return True
 
     async def check_second_factor(self, user_id: int) -> None:
         """Raise Throttled while the account's wrong second-factor codes are over the limit."""
@@ -145,6 +153,7 @@ class LoginThrottle:
         )
         now = utcnow()
         if counter is not None and counter.blocked_until and counter.blocked_until > now:
+            count_throttled("second_factor")
             raise Throttled(_seconds_until(counter.blocked_until, now))
 
     async def record_second_factor_failure(self, user_id: int) -> None:
@@ -202,8 +211,14 @@ async def check_ip_rates() -> None:
     """Per-IP POST allowances of the views marked ``@rate_limited`` (before any other work)."""
     if request.method != "POST":
         return
-    setting = policy_of(request.endpoint).rate_limit_setting
+    policy = policy_of(request.endpoint)
+    setting = policy.rate_limit_setting
     if setting is not None and request.endpoint is not None:
         per_minute: int = getattr(get_settings(), setting)
         ip = client_ip(get_trusted_proxies())
-        await get_throttle().check_ip_rate(request.endpoint, ip, per_minute)
+        try:
+            await get_throttle().check_ip_rate(request.endpoint, ip, per_minute)
+        except Throttled:
+            count_attempt(policy.counted_as, "throttled")
+            log_refusal("excess_rate_limit_exceeded", source_ip=ip)
+            raise

@@ -15,13 +15,14 @@ from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
 from quart_app.events.log import EventKind, add_event
+from quart_app.metrics.instruments import count_login
 from quart_app.recovery.email_confirmation import offer_address
 from quart_app.sessions.models import BROWSER
 from quart_app.state import get_hasher, get_settings
 from quart_app.validation import InputRejected, LoginInput, RegisterInput, check
 from quart_app.web.forms import form_input, read_form
 from quart_app.web.redirects import is_safe_next, safe_next
-from quart_app.web.route_policy import hashes_password, rate_limited
+from quart_app.web.route_policy import counted_as, hashes_password, rate_limited
 
 bp = Blueprint("auth", __name__)
 
@@ -53,6 +54,7 @@ async def _login_page(
 
 @bp.route("/register", methods=["GET", "POST"])
 @hashes_password
+@counted_as("registration")
 @rate_limited("THROTTLE_REGISTER_PER_MINUTE")
 async def register() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
@@ -93,6 +95,7 @@ async def register() -> Page:
 
 @bp.route("/login", methods=["GET", "POST"])
 @hashes_password
+@counted_as("login")
 @rate_limited("THROTTLE_LOGIN_PER_MINUTE")
 async def login() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
@@ -161,6 +164,7 @@ async def _ask_for_second_factor(user: User, *, remember: bool) -> WerkzeugRespo
     except IntegrityError:  # the account's row is gone: its foreign key refused the step
         await db.rollback()
         raise AccountGone() from None
+    count_login("second_factor_required")
     _fresh_browser_session()
     session[PENDING_SIGN_IN] = token
     return redirect(url_for("second_factor.login_step"), 303)

@@ -13,7 +13,7 @@ What still slips past is shed by the pool itself (HashPoolBusy, a 503 too).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from hypercorn.typing import (
     ASGIFramework,
@@ -24,10 +24,11 @@ from hypercorn.typing import (
 )
 from quart import Quart
 
+from quart_app.metrics.instruments import count_attempt, count_shed
 from quart_app.passwords.hasher import PasswordHasherPool, shed_retry_after
 from quart_app.state import get_hasher
 from quart_app.web.problems import PROBLEM_JSON, is_api_path, problem_body
-from quart_app.web.route_policy import policy_of
+from quart_app.web.route_policy import CountedAs, policy_of
 
 # The form too, not only its POST: a form served while the pool is full would only come back
 # as a POST to be refused, and rendering it is most of a refused login's cost.
@@ -72,12 +73,12 @@ class AdmissionControl:
         self,
         app: ASGIFramework,
         hasher: PasswordHasherPool,
-        paths: Iterable[str],
+        paths: Mapping[str, CountedAs | None],
         headers: dict[str, str],
     ) -> None:
         self.app = app
         self.hasher = hasher
-        self.paths = frozenset(paths)
+        self.paths = dict(paths)  # each shed path, and what its metrics count it as
         self.in_flight = 0  # admitted hashing requests not yet answered; this worker's loop only
         self.answers = {  # the page for browsers, a problem document for the JSON API
             api: _refusal(body, content_type, headers)
@@ -101,6 +102,8 @@ class AdmissionControl:
             await self.app(scope, receive, send)
             return
         if self.is_full():
+            count_shed()
+            count_attempt(self.paths[scope["path"]], "shed")
             await self._refuse(send, is_api_path(scope["path"]))
             return
         place = _Place(self)
@@ -149,11 +152,8 @@ def _refusal(
 def init_app(app: Quart, headers: dict[str, str]) -> None:
     """Wrap the app's ASGI entry; call after the blueprints: the paths are those of the views
     marked ``@hashes_password``."""
-    paths = [
-        rule.rule
-        for rule in app.url_map.iter_rules()
-        if policy_of(rule.endpoint, app).hashes_password
-    ]
+    policies = {rule.rule: policy_of(rule.endpoint, app) for rule in app.url_map.iter_rules()}
+    paths = {path: policy.counted_as for path, policy in policies.items() if policy.hashes_password}
     app.asgi_app = AdmissionControl(  # type: ignore[method-assign]
         app.asgi_app, get_hasher(app), paths, headers
     )

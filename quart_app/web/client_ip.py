@@ -15,7 +15,7 @@ def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
 
 
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+def is_trusted(address: str, trusted: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -31,13 +31,13 @@ def resolve_client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Ne
     trust are believed; the left-most entries are the client's claims and count for nothing.
     """
     client = peer
-    if not forwarded_for or not _is_trusted(client, trusted):
+    if not forwarded_for or not is_trusted(client, trusted):
         return client
     for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
         if not hop:
             break
         client = hop
-        if not _is_trusted(client, trusted):
+        if not is_trusted(client, trusted):
             break
     return client
 

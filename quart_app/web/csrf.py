@@ -17,12 +17,16 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from quart import Quart, current_app, request, session
 from quart_auth import Action, current_user
 from werkzeug.exceptions import BadRequest
 
+from quart_app.events.security_log import log_refusal
+from quart_app.state import get_trusted_proxies
+from quart_app.web.client_ip import client_ip
 from quart_app.web.forms import field, read_form
 from quart_app.web.problems import is_api_path
 
@@ -120,10 +124,16 @@ async def check_csrf() -> None:
     if request.method in SAFE_METHODS or is_api_path(request.path):
         return
     if is_cross_site():
-        raise CSRFError()
+        _refuse()
     sent = request.headers.get(HEADER) or field(await read_form(), FORM_FIELD)
     if not sent or not is_valid_token(sent):
-        raise CSRFError()
+        _refuse()
+
+
+def _refuse() -> NoReturn:
+    """A stale form looks the same as a forged one: logged as OWASP's malicious_csrf."""
+    log_refusal("malicious_csrf", source_ip=client_ip(get_trusted_proxies()))
+    raise CSRFError()
 
 
 def init_app(app: Quart) -> None:

@@ -19,11 +19,13 @@ from werkzeug.exceptions import (
 )
 
 from quart_app.core.database import DATABASE_ERRORS
+from quart_app.metrics.instruments import count_attempt, count_shed
 from quart_app.passwords.hasher import HashPoolBusy
 from quart_app.throttle.policy import Throttled
 from quart_app.web.admission import BUSY_DETAIL, BUSY_PAGE
 from quart_app.web.problems import is_api_path, problem, problem_for, token_required
 from quart_app.web.redirects import login_url, return_target
+from quart_app.web.route_policy import policy_of
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ async def handle_conflict(error: Exception) -> Response:
 
 async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
     """Shed inside the app (the pool filled up after the door let the request in)."""
+    count_shed()
+    count_attempt(policy_of(request.endpoint).counted_as, "shed")
     headers = {"Retry-After": str(error.retry_after_seconds)}
     if is_api_path(request.path):
         return problem(503, "Service Unavailable", BUSY_DETAIL, headers=headers.items())

@@ -4,9 +4,11 @@
 pool is full. ``@rate_limited("SETTING")``: its POSTs count against a per-IP allowance per
 minute, the named setting. ``@form_page("endpoint")``: a POST-only view whose form lives on
 another page (a signed-out POST is sent to log in and then there). ``static_content``: responses
-the same for everybody, which caches may keep. Kept on the view, a renamed or new route keeps
-or declares its policy where it is written; ``tests/web/test_route_policy.py`` walks the URL
-map and fails when a route that hashes a password lacks its markers.
+the same for everybody, which caches may keep. ``@counted_as("login")``: the route is a sign-in
+or a registration, so the metrics count its refusals (shed, throttled) under that name. Kept on
+the view, a renamed or new route keeps or declares its policy where it is written;
+``tests/web/test_route_policy.py`` walks the URL map and fails when a route that hashes a
+password lacks its markers.
 
 Put the markers under ``@bp.route`` (which registers the function it is given); under or over
 ``@login_required`` both work (functools.wraps copies the marks).
@@ -17,13 +19,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from quart import Quart, current_app
 
 from quart_app.config import Settings
 
 View = TypeVar("View", bound=Callable[..., Any])
+CountedAs = Literal["login", "registration"]
 ATTRIBUTE = "route_policy"
 RATE_SETTINGS = frozenset(
     option.name
@@ -38,6 +41,7 @@ class RoutePolicy:
     rate_limit_setting: str | None = None  # a Settings field: POSTs per IP per minute
     form_page: str | None = None  # endpoint of the page holding this POST-only view's form
     static_content: bool = False
+    counted_as: CountedAs | None = None  # the metric family its attempts belong to
 
 
 NO_POLICY = RoutePolicy()
@@ -67,6 +71,12 @@ def form_page(endpoint: str) -> Callable[[View], View]:
     """A POST-only view whose form is on ``endpoint``'s page (log in, then return there: back
     to the POST's own URL it would land on a 405)."""
     return lambda view: _mark(view, form_page=endpoint)
+
+
+def counted_as(family: CountedAs) -> Callable[[View], View]:
+    """The route's attempts are sign-ins or registrations (auth_logins_total and
+    auth_registrations_total count its refusals too, wherever they are made)."""
+    return lambda view: _mark(view, counted_as=family)
 
 
 def static_content(view: View) -> View:
