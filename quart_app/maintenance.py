@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from quart import Quart
@@ -63,17 +64,15 @@ async def purge_forever(database: Database, throttle: LoginThrottle, settings: S
 
 
 def init_app(app: Quart, settings: Settings) -> None:
-    task: asyncio.Task[None] | None = None
-
-    async def start() -> None:
-        nonlocal task
+    async def purging() -> AsyncIterator[None]:
+        # while_serving: starts after every before_serving hook (the database and the throttle
+        # store are open) and stops before any after_serving one closes them. Stopped in an
+        # after_serving hook of its own, a purge that woke during shutdown met a closed
+        # database and failed the worker's shutdown.
         task = asyncio.create_task(purge_forever(get_database(app), get_throttle(app), settings))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.before_serving(start)
-    app.after_serving(stop)
+    app.while_serving(purging)

@@ -6,12 +6,15 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from quart import Quart
 from sqlalchemy import select
 
+import quart_app.maintenance as maintenance
 from quart_app import create_app
 from quart_app.accounts.models import User
 from quart_app.core.clock import utcnow
+from quart_app.core.database import Database
 from quart_app.maintenance import purge_once
 from quart_app.sessions.models import UserSession
 from quart_app.state import get_database, get_settings, get_throttle
@@ -67,3 +70,38 @@ async def test_purge_runs_in_the_background(app_config: dict[str, Any]) -> None:
                 break
             await asyncio.sleep(0.05)
         assert await remaining(app) == set()
+
+
+async def test_the_purge_stops_before_the_database_closes(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A purge that wakes while the worker shuts down must not meet a closed database (it
+    failed the worker's shutdown with "database not started")."""
+    purges = 0
+    purging = asyncio.Event()
+    real_purge_once = maintenance.purge_once
+
+    async def counted(*args: Any) -> int:
+        nonlocal purges
+        purges += 1
+        if purges >= 3:
+            purging.set()
+        return await real_purge_once(*args)
+
+    purges_after_close: list[int] = []
+    real_stop = Database.stop
+
+    async def stop_and_linger(self: Database) -> None:
+        await real_stop(self)
+        seen = purges
+        await asyncio.sleep(0.05)  # a slow close: a purge still running would wake now
+        purges_after_close.append(purges - seen)
+
+    monkeypatch.setattr(maintenance.random, "uniform", lambda _low, _high: 0.0)  # back to back
+    monkeypatch.setattr(maintenance, "purge_once", counted)
+    monkeypatch.setattr(Database, "stop", stop_and_linger)
+    app = create_app({**app_config, "PURGE_INTERVAL": 1})
+    await app.startup()
+    await asyncio.wait_for(purging.wait(), 10)
+    await app.shutdown()  # raised RuntimeError when the purge outlived the database
+    assert purges_after_close == [0]
