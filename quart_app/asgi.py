@@ -12,6 +12,7 @@ from quart_app import create_app
 from quart_app.config import ConfigError, Settings
 from quart_app.core.log_setup import configure_logging
 from quart_app.core.server_process import in_hypercorn_worker
+from quart_app.core.worker_stop import prepare_worker_stop
 
 # sysexits.h EX_CONFIG: what a worker exits with, and the server too under --workers 0.
 EXIT_CONFIG_ERROR = 78
@@ -39,23 +40,7 @@ def _exit_for_config_error(error: ConfigError) -> NoReturn:
     sys.exit(EXIT_CONFIG_ERROR)
 
 
-def _leave_sigterm_to_the_master() -> None:
-    """A hypercorn worker ignores SIGTERM; its master's shutdown event stops it gracefully.
-
-    hypercorn 0.18's workers install no SIGTERM handler (the master stops them through a shared
-    event, and makes them ignore only SIGINT), so a SIGTERM reaching a worker kills it at once,
-    mid-response. That is what a supervisor sends: systemd signals the whole control group at
-    once, as ``kill -- -PGID`` does. And a SIGTERM to the master alone ends the same way: once
-    the first worker has finished, the master SIGTERMs the others, still finishing theirs.
-    Ignored, the signal leaves the stop to the event: every worker finishes its in-flight
-    requests within graceful_timeout, runs the app's shutdown and exits, and the master waits
-    for all of them. SIGKILL still ends a worker that overruns.
-    """
-    if in_hypercorn_worker():
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-_leave_sigterm_to_the_master()
+prepare_worker_stop()
 try:
     # The server's process: its lines in their format from the first (a start-up warning too).
     configure_logging(Settings.load().LOG_FORMAT)

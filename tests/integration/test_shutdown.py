@@ -15,15 +15,18 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
+from quart_app.core.worker_stop import SHUTDOWN_MARGIN_SECONDS
 from tests.support.http import extract_csrf_token, unique_password, unique_username
 from tests.support.mail import StallingSmtp
 from tests.support.servers import (
+    HYPERCORN_TOML,
     TEST_SECRET_KEY,
     LiveServer,
     database_rows,
@@ -222,17 +225,22 @@ async def stalling_smtp() -> AsyncIterator[StallingSmtp]:
 def server(
     tmp_path_factory: pytest.TempPathFactory, stalling_smtp: StallingSmtp
 ) -> Iterator[LiveServer]:
-    settings = {
+    with running_server(
+        tmp_path_factory.mktemp("shutdown"),
+        secret_key=TEST_SECRET_KEY,
+        extra_env=server_settings(stalling_smtp),
+    ) as live:
+        yield live
+
+
+def server_settings(stalling_smtp: StallingSmtp) -> dict[str, str]:
+    return {
         # Each worker's sender is stuck in a send when the signal comes, and is cut off.
         "SMTP_URL": f"smtp://127.0.0.1:{stalling_smtp.port}",
         "MAIL_SEND_TIMEOUT": "60",
         "MAIL_POLL_INTERVAL": "1",
         "PURGE_INTERVAL": "1",  # a purge every second: one may be under way at the signal
     }
-    with running_server(
-        tmp_path_factory.mktemp("shutdown"), secret_key=TEST_SECRET_KEY, extra_env=settings
-    ) as live:
-        yield live
 
 
 async def signal_during_a_hash(
@@ -366,3 +374,30 @@ async def lost_or_half_written(server: LiveServer, load: Load) -> list[str]:
         if integrity != "ok":
             problems.append(f"SQLite integrity_check: {integrity}")
     return problems
+
+
+async def test_a_stop_that_overruns_the_graceful_timeout_still_ends(
+    tmp_path: Path, stalling_smtp: StallingSmtp
+) -> None:
+    """Requests cut off at a graceful timeout of 0.2 s can leave a worker whose shutdown never
+    returns (an aiosqlite close that waits for good); ignoring SIGTERM, it would then wait for a
+    SIGKILL. Its watchdog ends it once graceful_timeout and the margin have passed."""
+    config = tmp_path / "hypercorn.toml"
+    stock = HYPERCORN_TOML.read_text()
+    assert "graceful_timeout = 10\n" in stock
+    config.write_text(stock.replace("graceful_timeout = 10\n", "graceful_timeout = 0.2\n"))
+    with running_server(
+        tmp_path / "instance",
+        secret_key=TEST_SECRET_KEY,
+        extra_env=server_settings(stalling_smtp),
+        config=config,
+    ) as server:
+        load = Load(server.base_url)
+        clients = [asyncio.create_task(load.client()) for _ in range(CLIENTS)]
+        await signal_during_a_hash(server, load, stalling_smtp, to_group=True)
+        limit = 0.2 + SHUTDOWN_MARGIN_SECONDS + 3.0  # and the watchdog's log line, the exit
+        exited_after = await asyncio.to_thread(wait_for_exit, server.process, limit)
+        async with asyncio.timeout(REQUEST_SECONDS):
+            await asyncio.gather(*clients)
+    assert exited_after is not None, f"still running {limit} s after SIGTERM"
+    # Past the graceful timeout answers may be cut off: that is what the timeout means.

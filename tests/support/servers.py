@@ -38,18 +38,22 @@ HYPERCORN_TOML = PROJECT_ROOT / "hypercorn.toml"
 
 @contextmanager
 def running_server(
-    instance_path: Path, *, secret_key: str | None, extra_env: Mapping[str, str] | None = None
+    instance_path: Path,
+    *,
+    secret_key: str | None,
+    extra_env: Mapping[str, str] | None = None,
+    config: Path = HYPERCORN_TOML,
 ) -> Iterator[LiveServer]:
     """Run hypercorn (hypercorn.toml, two workers, access log on) on a free loopback port until
     the block ends. Its database is the instance folder's SQLite file, or under
     TEST_DATABASE_URL a PostgreSQL database of its own (and TEST_REDIS_URL's Redis), unless
-    ``extra_env`` names them."""
+    ``extra_env`` names them. ``config``: another hypercorn configuration file."""
     overrides = dict(extra_env or {})
     with server_backing_services(overrides) as services:
         env = server_environment(instance_path, secret_key=secret_key, extra=services | overrides)
         log_path = instance_path.parent / f"{instance_path.name}-server.log"
         with run_server(
-            env=env, log_path=log_path, cwd=PROJECT_ROOT, config=HYPERCORN_TOML, access_log=True
+            env=env, log_path=log_path, cwd=PROJECT_ROOT, config=config, access_log=True
         ) as server:
             yield server
 
