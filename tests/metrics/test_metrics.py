@@ -5,7 +5,7 @@ metrics are per process, shared by every app a test makes)."""
 from __future__ import annotations
 
 import asyncio
-import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,11 +13,10 @@ from quart import Quart
 
 from quart_app import create_app
 from quart_app.config import ConfigError, Settings
-from quart_app.state import get_hasher
 from quart_app.testing.metrics import LOOPBACK_CLIENT, MetricsReading, read_metrics
 from quart_app.testing.totp import TotpDevice
 from tests.support.auth import PASSWORD, AuthActions, Client
-from tests.support.hashing import GatedHasher
+from tests.support.hashing import pool_held_by
 
 LISTED = {
     "auth_logins_total",
@@ -32,6 +31,19 @@ LISTED = {
 }
 TOKEN = "m" * 40
 OUTSIDER = {"client": ("203.0.113.5", 40000)}
+
+
+async def reading_when(
+    client: Client, condition: Callable[[MetricsReading], bool]
+) -> MetricsReading:
+    """The first reading that meets ``condition``, or the last after about 6 s."""
+    reading = await read_metrics(client)
+    for _ in range(300):
+        if condition(reading):
+            break
+        await asyncio.sleep(0.02)
+        reading = await read_metrics(client)
+    return reading
 
 
 async def scrape(client: Client, **kwargs: Any) -> tuple[int, str]:
@@ -232,23 +244,12 @@ async def test_shed_logins_are_counted(app_config: dict[str, Any]) -> None:
         await first.logout()
         token = await second.csrf("/login")
         before = await read_metrics(second.client)
-        gate = threading.Event()
-        hasher = get_hasher(app)
-        hasher.hasher = GatedHasher(gate)
-        try:
-            holding = asyncio.ensure_future(first.login("alice"))
-            for _ in range(10_000):  # until the first login holds the only thread (bounded)
-                if hasher.admitted:
-                    break
-                await asyncio.sleep(0.001)
+        async with pool_held_by(app, first.login("alice")) as holding:
             during = await read_metrics(second.client)
             form = {"username": "alice", "password": PASSWORD, "csrf_token": token}
             assert (await second.client.post("/login", form=form)).status_code == 503
             assert (await second.client.get("/register")).status_code == 503
-            gate.set()
-            assert (await holding).status_code == 303
-        finally:
-            gate.set()
+        assert (await holding).status_code == 303
         after = await read_metrics(second.client)
     assert during.value("auth_hash_queue_depth") == 1
     assert after.delta(before, "auth_shed_total") == 2
@@ -288,20 +289,12 @@ async def test_mail_is_counted_and_the_outbox_gauged(app_config: dict[str, Any])
     async with app.test_app():
         client = app.test_client()
         before = await read_metrics(client)
-        token = await AuthActions(client).csrf("/register")
-        form = {
-            "username": "alice",
-            "password": PASSWORD,
-            "email": "alice@example.com",
-            "csrf_token": token,
-        }
-        assert (await client.post("/register", form=form)).status_code == 303
-        reading = before
-        for _ in range(300):  # the sender's first attempt fails at once: nothing listens
-            reading = await read_metrics(client)
-            if reading.delta(before, "auth_mail_total", outcome="retried") >= 1:
-                break
-            await asyncio.sleep(0.02)
+        registered = await AuthActions(client).register("alice", email="alice@example.com")
+        assert registered.status_code == 303
+        # The sender's first attempt fails at once: nothing listens.
+        reading = await reading_when(
+            client, lambda r: r.delta(before, "auth_mail_total", outcome="retried") >= 1
+        )
     assert reading.delta(before, "auth_mail_total", outcome="retried") >= 1
     assert reading.value("auth_mail_outbox_pending") >= 1
     assert reading.delta(before, "auth_mail_total", outcome="sent") == 0
@@ -311,21 +304,16 @@ async def test_delivered_mail_is_counted_as_sent(
     app: Quart, client: Client, mail_outbox: Any
 ) -> None:
     before = await read_metrics(client)
-    token = await AuthActions(client).csrf("/register")
-    form = {
-        "username": "bob",
-        "password": PASSWORD,
-        "email": "bob@example.com",
-        "csrf_token": token,
-    }
-    assert (await client.post("/register", form=form)).status_code == 303
+    registered = await AuthActions(client).register("bob", email="bob@example.com")
+    assert registered.status_code == 303
     await mail_outbox.wait_for(1)
-    reading: MetricsReading = before
-    for _ in range(300):  # the sender deletes the row just after the SMTP server has the mail
-        reading = await read_metrics(client)
-        sent = reading.delta(before, "auth_mail_total", outcome="sent")
-        if sent >= 1 and reading.value("auth_mail_outbox_pending") == 0:
-            break
-        await asyncio.sleep(0.02)
+    # The sender deletes the row just after the SMTP server has the mail.
+    reading = await reading_when(
+        client,
+        lambda r: (
+            r.delta(before, "auth_mail_total", outcome="sent") >= 1
+            and r.value("auth_mail_outbox_pending") == 0
+        ),
+    )
     assert reading.delta(before, "auth_mail_total", outcome="sent") == 1
     assert reading.value("auth_mail_outbox_pending") == 0

@@ -46,9 +46,13 @@ class AuthActions:
         response = await self.client.get(path)
         return csrf_from(await response.get_data(as_text=True))
 
-    async def register(self, username: str = "alice", password: str = PASSWORD) -> Any:
+    async def register(
+        self, username: str = "alice", password: str = PASSWORD, *, email: str | None = None
+    ) -> Any:
         token = await self.csrf("/register")
         form = {"username": username, "password": password, "csrf_token": token}
+        if email is not None:
+            form["email"] = email
         return await self.client.post("/register", form=form)
 
     async def login(

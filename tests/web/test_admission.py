@@ -15,7 +15,7 @@ from quart_app.passwords.hasher import HashPoolBusy, PasswordHasherPool
 from quart_app.state import get_hasher
 from quart_app.web.admission import AdmissionControl
 from tests.support.auth import PASSWORD, AuthActions
-from tests.support.hashing import GatedHasher
+from tests.support.hashing import GatedHasher, pool_held_by
 from tests.support.headers import assert_security_headers
 
 
@@ -77,16 +77,8 @@ async def test_login_past_capacity_gets_fast_503_with_retry_after(
         assert (await first.register("alice")).status_code == 303
         await first.logout()
         token = await second.csrf("/login")
-        gate = threading.Event()
-        hasher = get_hasher(app)
-        hasher.hasher = GatedHasher(gate)
-        try:
-            holding = asyncio.ensure_future(first.login("alice"))
-            for _ in range(10_000):  # until the first login holds the only thread (bounded)
-                if hasher.admitted:
-                    break
-                await asyncio.sleep(0.001)
-            assert hasher.admitted == 1
+        async with pool_held_by(app, first.login("alice")) as holding:
+            assert get_hasher(app).admitted == 1
             # The form was loaded before the pool filled up (now the form itself is shed too).
             form = {"username": "alice", "password": PASSWORD, "csrf_token": token}
             shed = await second.client.post("/login", form=form)
@@ -95,10 +87,7 @@ async def test_login_past_capacity_gets_fast_503_with_retry_after(
             assert shed.headers["Retry-After"] in {"1", "2", "3"}
             assert "Too many sign-ins at once" in html and PASSWORD not in html
             assert not any(c.startswith("auth=") for c in shed.headers.getlist("Set-Cookie"))
-            gate.set()
-            assert (await holding).status_code == 303
-        finally:
-            gate.set()
+        assert (await holding).status_code == 303
         assert (await second.login("alice")).status_code == 303  # served once capacity is back
 
 
