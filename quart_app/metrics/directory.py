@@ -4,7 +4,8 @@ imported (it picks its multiprocess mode from PROMETHEUS_MULTIPROC_DIR at import
 In multiprocess mode each worker writes its counters to memory-mapped files named after its pid,
 and a scrape sums the files of all of them. Unset, the directory is one per server: a folder in
 the temporary directory named after the hypercorn master, which every worker computes alike, so
-a new server starts from zero and folders of servers that are gone are removed. Set by the
+a new server starts from zero and folders of servers that are gone are removed (a default
+folder of another process, inherited through the environment, is not shared). Set by the
 operator (a systemd RuntimeDirectory, say), it is emptied once when a hypercorn server starts,
 by the first of its workers. A process that is not a hypercorn worker (a CLI command, a test
 client) never empties it: a command run beside a live server must not wipe its counts.
@@ -36,6 +37,8 @@ def prepare_directory(environ: MutableMapping[str, str] = os.environ) -> Path:
     """The directory prometheus_client will use, created (and emptied, see above) as needed;
     sets PROMETHEUS_MULTIPROC_DIR in ``environ`` when it was unset."""
     configured = environ.get(ENVIRONMENT_VARIABLE, "")
+    if configured and _is_another_servers_default(Path(configured)):
+        configured = ""  # inherited from the process that started this one: not ours to share
     if configured:
         path = Path(configured)
         path.mkdir(parents=True, exist_ok=True)
@@ -48,6 +51,17 @@ def prepare_directory(environ: MutableMapping[str, str] = os.environ) -> Path:
     if in_hypercorn_worker():
         _empty_once_per_server(path)
     return path
+
+
+def _is_another_servers_default(path: Path) -> bool:
+    """A default folder of another server: a process that prepared its own default and then
+    started this one (a test suite starting servers, a benchmark) passed it down in the
+    environment. Shared, this server's first worker would empty the other's counts."""
+    return (
+        path.parent == Path(tempfile.gettempdir())
+        and path.name.startswith(DEFAULT_PREFIX)
+        and path.name != f"{DEFAULT_PREFIX}{server_pid()}"
+    )
 
 
 def _check_owned(path: Path) -> None:

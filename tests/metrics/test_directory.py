@@ -75,3 +75,18 @@ def test_the_first_worker_of_a_server_empties_it_and_its_siblings_do_not(
     written.write_bytes(b"this run")
     prepare_directory({ENVIRONMENT_VARIABLE: str(tmp_path)})  # a sibling worker starts
     assert written.exists()
+
+
+def test_another_processs_default_folder_inherited_through_the_environment_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test suite or a benchmark prepared its own default folder and then started a server:
+    the server's workers must not share (and empty) it."""
+    monkeypatch.setattr(directory.tempfile, "gettempdir", lambda: str(tmp_path))
+    parents = tmp_path / f"quart_app-metrics-{os.getppid()}"
+    parents.mkdir()
+    environ = {ENVIRONMENT_VARIABLE: str(parents)}
+    path = prepare_directory(environ)
+    assert path == tmp_path / f"quart_app-metrics-{os.getpid()}"
+    assert environ[ENVIRONMENT_VARIABLE] == str(path)
+    assert prepare_directory(environ) == path  # its own default, once set, is kept
