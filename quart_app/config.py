@@ -22,6 +22,7 @@ _FALSE = {"0", "false", "no", "off"}
 # A short key can be brute-forced offline from one signed cookie, and then any cookie forged.
 MIN_SECRET_KEY_LENGTH = 32
 LOG_FORMATS = ("text", "json")
+SITE_NAME_MAX = 60
 # The app runs on asyncio: a sync driver would block the event loop (SQLAlchemy refuses it).
 ASYNC_DATABASE_EXAMPLES = "sqlite+aiosqlite:///app.db or postgresql+asyncpg://user@host/db"
 REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url accepts
@@ -156,6 +157,8 @@ class Settings:
     METRICS_TOKEN: str | None = None
     # "text": readable lines; "json": one JSON object per line, for a log pipeline.
     LOG_FORMAT: str = "text"
+    # The product's name in every page's header, title and footer.
+    SITE_NAME: str = "Latchkey"
 
     @classmethod
     def load(
@@ -196,6 +199,11 @@ class Settings:
                 f"METRICS_TOKEN needs at least {MIN_SECRET_KEY_LENGTH} characters (e.g. python "
                 "-c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
+        if (
+            not 0 < len(settings.SITE_NAME.strip()) <= SITE_NAME_MAX
+            or not settings.SITE_NAME.isprintable()
+        ):
+            raise ConfigError(f"SITE_NAME must be 1 to {SITE_NAME_MAX} printable characters")
         if settings.LOG_FORMAT not in LOG_FORMATS:
             raise ConfigError(
                 f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}; got {settings.LOG_FORMAT!r}"

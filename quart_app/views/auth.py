@@ -52,12 +52,25 @@ async def _login_page(
     return await render_template("auth/login.html", **context), status, headers or {}
 
 
+async def _already_signed_in(*, registering: bool) -> str:
+    """Instead of the form, for a browser that is signed in: who it is, a way on, and a way
+    out first; a form here would replace the session without saying so."""
+    next_target = request.args.get("next")
+    return await render_template(
+        "auth/signed_in.html",
+        registering=registering,
+        next=next_target if is_safe_next(next_target) else url_for("main.dashboard"),
+    )
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @hashes_password
 @counted_as("registration")
 @rate_limited("THROTTLE_REGISTER_PER_MINUTE")
 async def register() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
+        if await current_user.is_authenticated:
+            return await _already_signed_in(registering=True)
         return await _register_page()
     sent = form_input(await read_form(), RegisterInput)
     try:
@@ -99,6 +112,8 @@ async def register() -> Page:
 @rate_limited("THROTTLE_LOGIN_PER_MINUTE")
 async def login() -> Page:
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
+        if await current_user.is_authenticated:
+            return await _already_signed_in(registering=False)
         return await _login_page()
     sent = form_input(await read_form(), LoginInput)
     try:

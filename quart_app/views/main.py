@@ -1,4 +1,4 @@
-"""Public home page and the signed-in dashboard."""
+"""Public home page, the security and privacy page, and the signed-in dashboard."""
 
 from __future__ import annotations
 
@@ -22,3 +22,10 @@ async def index() -> str:
 @login_required
 async def dashboard() -> str:
     return await render_template("main/dashboard.html", session_info=await current_user.load())
+
+
+@bp.get("/security")
+async def security() -> str:
+    """How accounts are protected and what is kept about their use, in plain words. (Not
+    static content: its header shows who is signed in.)"""
+    return await render_template("main/security.html")

@@ -13,6 +13,7 @@ What still slips past is shed by the pool itself (HashPoolBusy, a 503 too).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 from hypercorn.typing import (
@@ -26,7 +27,7 @@ from quart import Quart
 
 from quart_app.metrics.instruments import count_attempt, count_shed
 from quart_app.passwords.hasher import PasswordHasherPool, shed_retry_after
-from quart_app.state import get_hasher
+from quart_app.state import get_hasher, get_settings
 from quart_app.web.problems import PROBLEM_JSON, is_api_path, problem_body
 from quart_app.web.route_policy import CountedAs, policy_of
 
@@ -35,13 +36,17 @@ from quart_app.web.route_policy import CountedAs, policy_of
 SHED_METHODS = frozenset({"GET", "HEAD", "POST"})
 BUSY_DETAIL = "Too many sign-ins at once. Please try again in a moment."
 # A fixed page: no template, no session, no database.
-BUSY_PAGE = """<!doctype html>
+_BUSY_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>503 Busy · Quart App</title><link rel="stylesheet" href="/static/style.css"></head>
+<title>503 Busy · {site_name}</title><link rel="stylesheet" href="/static/style.css"></head>
 <body><main class="content"><section class="card"><h1>503 · Busy</h1>
 <p>Too many sign-ins at once. Please try again in a moment.</p>
 <p><a href="/">Back to the home page</a></p></section></main></body></html>
 """
+
+
+def busy_page(site_name: str) -> str:
+    return _BUSY_PAGE.format(site_name=html.escape(site_name))
 
 
 class _Place:
@@ -75,6 +80,7 @@ class AdmissionControl:
         hasher: PasswordHasherPool,
         paths: Mapping[str, CountedAs | None],
         headers: dict[str, str],
+        site_name: str,
     ) -> None:
         self.app = app
         self.hasher = hasher
@@ -83,7 +89,7 @@ class AdmissionControl:
         self.answers = {  # the page for browsers, a problem document for the JSON API
             api: _refusal(body, content_type, headers)
             for api, body, content_type in (
-                (False, BUSY_PAGE.encode(), "text/html; charset=utf-8"),
+                (False, busy_page(site_name).encode(), "text/html; charset=utf-8"),
                 (True, problem_body(503, "Service Unavailable", BUSY_DETAIL), PROBLEM_JSON),
             )
         }
@@ -155,5 +161,5 @@ def init_app(app: Quart, headers: dict[str, str]) -> None:
     policies = {rule.rule: policy_of(rule.endpoint, app) for rule in app.url_map.iter_rules()}
     paths = {path: policy.counted_as for path, policy in policies.items() if policy.hashes_password}
     app.asgi_app = AdmissionControl(  # type: ignore[method-assign]
-        app.asgi_app, get_hasher(app), paths, headers
+        app.asgi_app, get_hasher(app), paths, headers, get_settings(app).SITE_NAME
     )

@@ -21,8 +21,9 @@ from werkzeug.exceptions import (
 from quart_app.core.database import DATABASE_ERRORS
 from quart_app.metrics.instruments import count_attempt, count_shed
 from quart_app.passwords.hasher import HashPoolBusy
+from quart_app.state import get_settings
 from quart_app.throttle.policy import Throttled
-from quart_app.web.admission import BUSY_DETAIL, BUSY_PAGE
+from quart_app.web.admission import BUSY_DETAIL, busy_page
 from quart_app.web.problems import is_api_path, problem, problem_for, token_required
 from quart_app.web.redirects import login_url, return_target
 from quart_app.web.route_policy import policy_of
@@ -90,7 +91,7 @@ async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
     if is_api_path(request.path):
         return problem(503, "Service Unavailable", BUSY_DETAIL, headers=headers.items())
     return Response(
-        BUSY_PAGE,
+        busy_page(get_settings().SITE_NAME),
         status=503,
         headers=headers,
         content_type="text/html; charset=utf-8",
@@ -100,7 +101,7 @@ async def handle_hash_pool_busy(error: HashPoolBusy) -> Response:
 async def handle_throttled(error: Throttled) -> Response:
     return await render_error(
         TooManyRequests(
-            "Too many attempts from your network. Please wait a little and retry.",
+            "Too many attempts came from your network.",  # the page says how long to wait
             retry_after=error.retry_after_seconds,
         )
     )

@@ -1,8 +1,10 @@
-"""What every template can see: the signed-in viewer and the policy numbers forms explain."""
+"""What every template can see: the site's name and version, the account menu, the signed-in
+viewer and the policy numbers forms explain."""
 
 from __future__ import annotations
 
 import inspect
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from quart import Quart
@@ -10,8 +12,31 @@ from quart import Quart
 from quart_app.config import Settings
 from quart_app.sessions.current_user import current_session_context
 
+# The account menu in every signed-in page's header: (endpoint, label).
+ACCOUNT_PAGES = (
+    ("account.sessions", "Sessions"),
+    ("account.activity", "Security activity"),
+    ("account.password", "Password"),
+    ("account.email", "E-mail address"),
+    ("two_factor.overview", "Two-factor sign-in"),
+    ("passkeys.manage", "Passkeys"),
+    ("account.delete", "Delete account"),
+)
+
+
+def app_version() -> str:
+    """The installed package's version, for the footer (a source tree run without installing
+    has none)."""
+    try:
+        return version("quart-app")
+    except PackageNotFoundError:
+        return "unreleased"
+
 
 def init_app(app: Quart, settings: Settings) -> None:
+    app.jinja_env.globals.update(
+        site_name=settings.SITE_NAME, app_version=app_version(), account_pages=ACCOUNT_PAGES
+    )
     policy = {
         "config_password_min": settings.PASSWORD_MIN_LENGTH,
         "config_password_max": settings.PASSWORD_MAX_LENGTH,

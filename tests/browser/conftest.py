@@ -96,11 +96,18 @@ def open_page(
     """
     contexts: list[BrowserContext] = []
 
-    def open_(*, width: int = 1280, height: int = 800, color_scheme: ColorScheme = "light") -> Page:
+    def open_(
+        *,
+        width: int = 1280,
+        height: int = 800,
+        color_scheme: ColorScheme = "light",
+        javascript: bool = True,
+    ) -> Page:
         context = browser.new_context(
             base_url=live_server.base_url,
             viewport={"width": width, "height": height},
             color_scheme=color_scheme,
+            java_script_enabled=javascript,
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.add_init_script(script=RECORD_CSP_VIOLATIONS)

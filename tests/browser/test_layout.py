@@ -20,6 +20,7 @@ from tests.support.browser import (
     csp_violations,
     has_horizontal_scroll,
     log_in,
+    log_out,
     register,
     screenshot,
     submit,
@@ -77,8 +78,16 @@ def test_every_page_fits_the_screen_with_readable_contrast(
     page.goto("/account/password")
     assert submit(page, "Change password").status == 400
     check("account-password-errors")
+    page.goto("/login")
+    check("login-signed-in")
+    page.goto("/dashboard")
+    page.get_by_text("Account", exact=True).click()  # the account menu, open
+    check("account-menu")
     page.goto("/logout")
     check("logout")
+    log_out(page)
+    page.goto("/security")
+    check("security")
     assert (response := page.goto("/no-such-page")) is not None and response.status == 404
     check("not-found")
     page.goto("/login")

@@ -51,7 +51,7 @@ def test_markup_typed_as_a_username_at_login_comes_back_as_text(page: Page) -> N
     assert SCRIPT_USERNAME not in body
     assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;" in body
     expect(page.get_by_label("Username", exact=True)).to_have_value(SCRIPT_USERNAME)
-    expect(page).to_have_title("Log in · Quart App")
+    expect(page).to_have_title("Log in · Latchkey")
     # The app's one script (passkeys) is a file of its own; the typed markup made none.
     expect(page.locator("script:not([src])")).to_have_count(0)
     expect(page.locator("script")).to_have_attribute("src", "/static/passkeys.js")

@@ -36,7 +36,12 @@ ColorScheme = Literal["light", "dark"]
 
 class OpenPage(Protocol):
     def __call__(
-        self, *, width: int = ..., height: int = ..., color_scheme: ColorScheme = ...
+        self,
+        *,
+        width: int = ...,
+        height: int = ...,
+        color_scheme: ColorScheme = ...,
+        javascript: bool = ...,
     ) -> Page: ...
 
 

@@ -151,7 +151,7 @@ class Door:
         )
         self.gate = asyncio.Event()
         self.reached = 0  # requests that got past the door
-        self.door = AdmissionControl(self.inner, self.pool, {"/login": "login"}, {})
+        self.door = AdmissionControl(self.inner, self.pool, {"/login": "login"}, {}, "Latchkey")
 
     async def inner(self, scope: Any, receive: Any, send: Any) -> None:
         self.reached += 1
