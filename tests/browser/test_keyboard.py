@@ -33,18 +33,30 @@ def tab_through(page: Page, presses: int) -> list[str]:
     return order
 
 
-def test_login_tab_order_is_username_password_remember_submit(page: Page) -> None:
+def test_login_tab_order_is_username_password_show_remember_submit(page: Page) -> None:
     page.goto("/login")
     expect(page.get_by_label("Username", exact=True)).to_be_focused()  # autofocus
 
-    assert tab_through(page, 3) == ["username", "password", "remember", "button:Log in"]
+    assert tab_through(page, 4) == [
+        "username",
+        "password",
+        "button:Show",  # the show-password toggle (static/password-toggle.js)
+        "remember",
+        "button:Log in",
+    ]
 
 
-def test_register_tab_order_is_username_email_password_submit(page: Page) -> None:
+def test_register_tab_order_is_username_email_password_show_submit(page: Page) -> None:
     page.goto("/register")
     expect(page.get_by_label("Username", exact=True)).to_be_focused()
 
-    assert tab_through(page, 3) == ["username", "email", "password", "button:Create account"]
+    assert tab_through(page, 4) == [
+        "username",
+        "email",
+        "password",
+        "button:Show",
+        "button:Create account",
+    ]
 
 
 @pytest.mark.parametrize("path", ["/login", "/register", "/logout"])
@@ -72,10 +84,12 @@ def test_log_in_with_the_keyboard_alone_enter_submits(page: Page) -> None:
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
+    page.keyboard.press("Tab")  # the show-password button
     page.keyboard.press("Tab")
     page.keyboard.press("Space")
     expect(page.get_by_label("Remember me", exact=False)).to_be_checked()
     page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")  # past the show-password button, back to the password
     with page.expect_navigation():
         page.keyboard.press("Enter")
 
@@ -148,6 +162,6 @@ def test_focus_is_visible_on_everything_tab_reaches(
             seen.append(where)
             problems[where] = focus_ring_problems(page)
 
-    assert seen[:4] == ["username", "password", "remember", "button:Log in"]
+    assert seen[:5] == ["username", "password", "button:Show", "remember", "button:Log in"]
     assert "a:Skip to main content" in seen and "a:Register" in seen
     assert {where: found for where, found in problems.items() if found} == {}

@@ -52,9 +52,13 @@ def test_markup_typed_as_a_username_at_login_comes_back_as_text(page: Page) -> N
     assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;" in body
     expect(page.get_by_label("Username", exact=True)).to_have_value(SCRIPT_USERNAME)
     expect(page).to_have_title("Log in · Latchkey")
-    # The app's one script (passkeys) is a file of its own; the typed markup made none.
+    # The app's scripts (passkeys, the password toggle) are files; the typed markup made none.
     expect(page.locator("script:not([src])")).to_have_count(0)
-    expect(page.locator("script")).to_have_attribute("src", "/static/passkeys.js")
+    sources = page.locator("script").evaluate_all("(scripts) => scripts.map((s) => s.src)")
+    assert sorted(src.rsplit("/", 1)[-1] for src in sources) == [
+        "passkeys.js",
+        "password-toggle.js",
+    ]
     assert csp_violations(page) == []  # escaping stopped it: nothing even reached the CSP
 
 

@@ -76,3 +76,56 @@ def test_a_signed_in_browser_opening_login_is_told_who_it_is(page: Page) -> None
         page.locator("#content").get_by_role("button", name="Log out").click()
     page.goto("/login")
     expect(page.get_by_label("Password", exact=True)).to_be_visible()
+
+
+def test_every_password_field_has_a_show_password_button(page: Page) -> None:
+    page.goto("/login")
+    field = page.get_by_label("Password", exact=True)
+    toggle = page.get_by_role("button", name="Show password")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    field.fill("a secret phrase")
+    expect(field).to_have_attribute("type", "password")
+    toggle.click()
+    expect(field).to_have_attribute("type", "text")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_have_text("Hide")
+    expect(field).to_be_focused()  # back to typing
+    toggle.click()
+    expect(field).to_have_attribute("type", "password")
+    page.goto("/register")
+    expect(page.get_by_role("button", name="Show password")).to_have_count(1)
+
+
+def test_a_shown_password_is_sent_and_hidden_again(page: Page) -> None:
+    username, password = "u" + secrets.token_hex(6), unique_password()
+    register(page, username, password)
+    page.get_by_role("navigation").get_by_role("button", name="Log out").click()
+    page.goto("/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Show password").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("navigation").get_by_role("button", name="Log out")).to_be_visible()
+
+
+def test_without_javascript_the_fields_are_plain_password_fields(open_page: OpenPage) -> None:
+    page = open_page(javascript=False)
+    page.goto("/login")
+    expect(page.get_by_label("Password", exact=True)).to_have_attribute("type", "password")
+    expect(page.get_by_role("button", name="Show password")).to_have_count(0)
+
+
+def test_forms_that_ask_only_for_a_password_name_the_account(page: Page) -> None:
+    """For password managers (Chromium warns about a password form without a username)."""
+    username = signed_in(page)
+    for path in (
+        "/account/password",
+        "/account/delete",
+        "/account/email",
+        "/account/two-factor/totp",
+    ):
+        page.goto(path)
+        hidden = page.locator('form input[autocomplete="username"]')
+        expect(hidden.first).to_have_value(username)
+        expect(hidden.first).to_be_hidden()
