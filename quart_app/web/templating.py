@@ -4,10 +4,11 @@ viewer and the policy numbers forms explain."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from quart import Quart
+from quart import Quart, url_for
 
 from quart_app.config import Settings
 from quart_app.sessions.current_user import current_session_context
@@ -33,9 +34,23 @@ def app_version() -> str:
         return "unreleased"
 
 
+def _account_menu() -> Callable[[], tuple[tuple[str, str, str], ...]]:
+    """The menu's (endpoint, URL, label), built on the first signed-in page and kept: seven
+    url_for calls on every page would cost more than the rest of the header."""
+    built: tuple[tuple[str, str, str], ...] | None = None
+
+    def menu() -> tuple[tuple[str, str, str], ...]:
+        nonlocal built
+        if built is None:
+            built = tuple((end, url_for(end), label) for end, label in ACCOUNT_PAGES)
+        return built
+
+    return menu
+
+
 def init_app(app: Quart, settings: Settings) -> None:
     app.jinja_env.globals.update(
-        site_name=settings.SITE_NAME, app_version=app_version(), account_pages=ACCOUNT_PAGES
+        site_name=settings.SITE_NAME, app_version=app_version(), account_menu=_account_menu()
     )
     policy = {
         "config_password_min": settings.PASSWORD_MIN_LENGTH,
