@@ -7,6 +7,11 @@ is due again once the lease has passed. A sent row is deleted at once (it holds 
 a failure is retried with backoff, and after the last attempt marked failed in the log. Every
 change after the claim names the lease's token: a sender whose lease was taken over changes
 nothing, so in the normal path nothing is sent twice.
+
+Stopping never cancels a database call: a claim or an outcome under way is let finish (an
+aiosqlite call cancelled mid-way can leave a connection whose close never returns, which hung a
+worker's shutdown). Only the SMTP sends are cancelled; their rows are released at once, so the
+next sender to look takes them instead of waiting for the lease to pass.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from quart_app.metrics.instruments import count_mail
 log = logging.getLogger("quart_app.mail")
 
 BATCH = 10  # rows claimed at once, sent concurrently (so one lease covers each send)
+STOP_WAIT = 5.0  # seconds stop() waits for a database call under way before cutting it off
 _OUTBOX = OutboxMail.__table__
 
 
@@ -73,6 +79,8 @@ class MailSender:
         self.settings = settings
         self.backend = backend
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._sends: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     def nudge(self) -> None:
@@ -82,15 +90,27 @@ class MailSender:
         self._task = asyncio.create_task(self._run(), name="mail sender")
 
     async def stop(self) -> None:
-        """Cancel the loop; a send cut off keeps its row, due again once its lease passes."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cut off the sends under way (their rows are released), let a database call under way
+        finish, and end the loop. Only a database call still running after ``STOP_WAIT`` is
+        cancelled, so a database that hangs cannot hold the worker's shutdown for good."""
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        self._stopping.set()
+        self._wake.set()
+        deadline = asyncio.get_running_loop().time() + STOP_WAIT
+        while not task.done() and asyncio.get_running_loop().time() < deadline:
+            for send in self._sends:
+                send.cancel()  # every round: Python 3.11's wait_for can swallow one cancel
+            await asyncio.wait({task}, timeout=0.1)
+        if not task.done():
+            log.warning("mail sender: a database call outlasted the stop by %.0f s", STOP_WAIT)
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
                 await self.send_due()
@@ -103,7 +123,7 @@ class MailSender:
     async def send_due(self) -> int:
         """Claim and send batches until nothing is due; how many mails were attempted."""
         attempted = 0
-        while claimed := await self.claim():
+        while not self._stopping.is_set() and (claimed := await self.claim()):
             token, rows = claimed
             await asyncio.gather(*(self._deliver(row, token) for row in rows))
             attempted += len(rows)
@@ -150,13 +170,31 @@ class MailSender:
             text=row.text,
             html=row.html,
         )
+        send = asyncio.create_task(self.backend.send(message), name=f"mail {row.id}")
+        self._sends.add(send)
         try:
-            await self.backend.send(message)
+            await send
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the sender itself is being cancelled, not only this send
+            await self._release(row, token)
         except Exception as error:  # any failure is retried; none ends the loop
             await self._failed(row, token, error)
         else:
             count_mail("sent")
             await self._finish(delete(_OUTBOX), row, token)
+        finally:
+            self._sends.discard(send)
+
+    async def _release(self, row: Claimed, token: str) -> None:
+        """A send cut off by ``stop``: the row is due again at once, the attempt not counted.
+        (Should the server have taken the mail just before the cut, it arrives twice: a
+        duplicate, never a loss.)"""
+        statement = update(_OUTBOX).values(
+            lease_until=None, lease_token=None, attempts=_OUTBOX.c.attempts - 1
+        )
+        await self._finish(statement, row, token)
 
     async def _failed(self, row: Claimed, token: str, error: Exception) -> None:
         now, kind = utcnow(), type(error).__name__

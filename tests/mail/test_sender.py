@@ -4,8 +4,11 @@ retries, leases, concurrent senders, permanent failure, and what the log may say
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from quart import Quart
 from sqlalchemy import select, update
 
 from quart_app.core.clock import utcnow
+from quart_app.mail import sender as sender_module
 from quart_app.mail.backends import ConsoleBackend, SmtpBackend
 from quart_app.mail.models import OutboxMail
 from quart_app.mail.outbox import Mail, mail_write
@@ -225,3 +229,95 @@ async def test_a_request_that_queues_a_mail_wakes_the_sender(
             await inbox.wait_for(1, within=3.0)
         finally:
             await inbox.stop()
+
+
+async def test_stop_cuts_off_a_hanging_send_and_releases_its_row(quiet_app: Quart) -> None:
+    app = quiet_app
+    stalling = StallingSmtp()
+    await stalling.start()
+    inbox = await SmtpInbox.start_new()
+    try:
+        backend = SmtpBackend(parse_smtp_url(f"smtp://127.0.0.1:{stalling.port}"), timeout=60.0)
+        sender = MailSender(get_database(app), get_settings(app), backend)
+        await queue(app)
+        sender.start()
+        await stalling.wait_for_clients(1, within=5.0)
+        async with asyncio.timeout(3):  # not the 60 s send timeout
+            await sender.stop()
+        (row,) = await rows(app)
+        assert row.lease_token is None and row.lease_until is None  # released, not leased
+        assert row.attempts == 0 and row.failed_at is None and row.last_error is None
+        assert await sender_to(app, inbox.url).send_due() == 1  # due at once
+        assert len(await inbox.wait_for(1)) == 1
+    finally:
+        await inbox.stop()
+        await stalling.stop()
+
+
+class _GatedDatabase:
+    """The app's database, with connections held at a gate once ``armed``: a database call
+    that is under way when the sender is told to stop."""
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+        self.armed = False
+        self.waiting = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[Any]:
+        async with self.database.connect() as connection:
+            if self.armed:
+                self.waiting.set()
+                await self.gate.wait()
+            yield connection
+
+
+class _ArmingBackend:
+    """Delivers (to nowhere) and arms the gate, so the sender's next call, recording the
+    delivery, waits at it."""
+
+    def __init__(self, database: _GatedDatabase) -> None:
+        self.database = database
+        self.sent = 0
+
+    async def send(self, message: EmailMessage) -> None:
+        self.sent += 1
+        self.database.armed = True
+
+
+async def test_stop_lets_the_database_call_under_way_finish(quiet_app: Quart) -> None:
+    app = quiet_app
+    database = _GatedDatabase(get_database(app))
+    backend = _ArmingBackend(database)
+    sender = MailSender(database, get_settings(app), backend)  # type: ignore[arg-type]
+    await queue(app)
+    sender.start()
+    async with asyncio.timeout(5):
+        await database.waiting.wait()  # delivered; its row's deletion is under way
+    stopping = asyncio.create_task(sender.stop())
+    await asyncio.sleep(0.3)
+    assert not stopping.done()  # the stop waits for the call instead of cancelling it
+    database.gate.set()
+    async with asyncio.timeout(3):
+        await stopping
+    assert backend.sent == 1
+    assert await rows(app) == []  # the delivery was recorded: it will not be sent again
+
+
+async def test_a_database_call_that_never_ends_does_not_hold_the_stop_for_good(
+    quiet_app: Quart, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sender_module, "STOP_WAIT", 0.3)
+    app = quiet_app
+    database = _GatedDatabase(get_database(app))
+    sender = MailSender(database, get_settings(app), _ArmingBackend(database))  # type: ignore[arg-type]
+    await queue(app)
+    sender.start()
+    async with asyncio.timeout(5):
+        await database.waiting.wait()
+    async with asyncio.timeout(3):
+        await sender.stop()  # the gate never opens
+    assert "outlasted the stop" in caplog.text
+    (row,) = await rows(app)
+    assert row.lease_token is not None  # still leased: due again once the lease passes
