@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_app.accounts.models import User
 from quart_app.authn.second_factor import end_pending_sign_ins
 from quart_app.core.clock import utcnow
-from quart_app.events.log import EventKind, operator_event_write, stage_event
+from quart_app.events.log import EventKind, add_operator_event
 from quart_app.events.models import AuthEvent
 from quart_app.mfa.models import Passkey, RecoveryCode
 from quart_app.sessions.models import UserSession
@@ -93,10 +93,6 @@ def _aware(row: Any) -> list[Any]:
     return values
 
 
-async def _record(db: AsyncSession, user_id: int, kind: EventKind, command: str) -> None:
-    await stage_event(db, operator_event_write(user_id, kind, command))
-
-
 async def lock_account(db: AsyncSession, user: User) -> int | None:
     """Lock the account and end every session, token and pending sign-in; how many sessions
     ended, or None if it was locked already. The caller commits."""
@@ -107,7 +103,7 @@ async def lock_account(db: AsyncSession, user: User) -> int | None:
         return None
     ended = await revoke_all_sessions(db, user_id=user.id)
     await end_pending_sign_ins(db, user.id)
-    await _record(db, user.id, EventKind.ACCOUNT_LOCKED, "users lock")
+    await add_operator_event(db, user.id, EventKind.ACCOUNT_LOCKED, "users lock")
     return ended
 
 
@@ -119,7 +115,7 @@ async def unlock_account(db: AsyncSession, user: User) -> bool:
     )
     if not unlocked.rowcount:  # type: ignore[attr-defined]
         return False
-    await _record(db, user.id, EventKind.ACCOUNT_UNLOCKED, "users unlock")
+    await add_operator_event(db, user.id, EventKind.ACCOUNT_UNLOCKED, "users unlock")
     return True
 
 
@@ -128,5 +124,5 @@ async def end_sessions(db: AsyncSession, user: User) -> int:
     ended = await revoke_all_sessions(db, user_id=user.id)
     await end_pending_sign_ins(db, user.id)
     if ended:
-        await _record(db, user.id, EventKind.SESSION_REVOKED, "users revoke-sessions")
+        await add_operator_event(db, user.id, EventKind.SESSION_REVOKED, "users revoke-sessions")
     return ended

@@ -61,9 +61,9 @@ def event_write(user_id: int, kind: EventKind) -> Write:
     return Write(_INSERT_EVENT, values)
 
 
-def operator_event_write(user_id: int, kind: EventKind, command: str) -> Write:
-    """The insert of an event an operator's command caused: there is no request, so the event
-    names the command where a browser would be."""
+async def add_operator_event(db: AsyncSession, user_id: int, kind: EventKind, command: str) -> None:
+    """Stage an event an operator's command caused (the caller commits): there is no request,
+    so the event names the command where a browser would be."""
     values = {
         "user_id": user_id,
         "kind": kind.value,
@@ -71,7 +71,7 @@ def operator_event_write(user_id: int, kind: EventKind, command: str) -> Write:
         "ip": "",
         "user_agent": f"operator: the {command} command"[:USER_AGENT_MAX],
     }
-    return Write(_INSERT_EVENT, values)
+    await stage_event(db, Write(_INSERT_EVENT, values))
 
 
 async def add_event(db: AsyncSession, user_id: int, kind: EventKind) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.accounts.models import User
 from quart_app.authn.second_factor import end_pending_sign_ins
-from quart_app.events.log import EventKind, operator_event_write, stage_event
+from quart_app.events.log import EventKind, add_operator_event
 from quart_app.mfa.authenticator import turn_off
 from quart_app.mfa.passkeys import delete_passkeys
 from quart_app.sessions.store import revoke_all_sessions
@@ -22,5 +22,5 @@ async def reset_two_factor(db: AsyncSession, user: User) -> int:
     await delete_passkeys(db, user.id)
     await end_pending_sign_ins(db, user.id)
     ended = await revoke_all_sessions(db, user_id=user.id)
-    await stage_event(db, operator_event_write(user.id, EventKind.TWO_FACTOR_RESET, "reset-2fa"))
+    await add_operator_event(db, user.id, EventKind.TWO_FACTOR_RESET, "reset-2fa")
     return ended

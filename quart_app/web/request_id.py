@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 
 from hypercorn.typing import (
     ASGIFramework,
@@ -27,7 +28,7 @@ HEADER = b"x-request-id"
 SANE = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
-def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The incoming id if there is exactly one and it is sane, else a new random one."""
     sent = [value for name, value in headers if name.lower() == HEADER]
     if len(sent) == 1 and SANE.fullmatch(sent[0]):
@@ -45,7 +46,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(list(scope.get("headers", ())))
+        request_id = request_id_of(scope.get("headers", ()))
         token = REQUEST_ID.set(request_id)  # Quart's request tasks copy this context
         encoded = request_id.encode("ascii")
 
