@@ -19,6 +19,7 @@ from quart_app.sessions.current_user import resolve_session
 from quart_app.sessions.models import API
 from quart_app.sessions.store import SignedIn
 from quart_app.state import get_database, get_settings
+from quart_app.web.client_ip import request_ip
 from quart_app.web.problems import token_required
 
 P = ParamSpec("P")
@@ -55,7 +56,9 @@ def bearer_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[An
         token = presented_token()
         signed_in = None
         if token is not None:
-            signed_in = await resolve_session(get_database(), token, get_settings(), API)
+            signed_in = await resolve_session(
+                get_database(), token, get_settings(), API, seen_from=request_ip
+            )
         if signed_in is None:
             return token_required(invalid=True)
         g.api_session = signed_in

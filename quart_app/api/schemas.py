@@ -32,6 +32,8 @@ class SessionOut(BaseModel):
     kind: Literal["browser", "api"]
     name: str | None = Field(description="an API token's name; null for a browser")
     user_agent: str
+    device: str = Field(description='the user agent by name, e.g. "Chrome on Linux"; "" if unknown')
+    ip: str = Field(description="the client's address at sign-in, then as last seen; may be empty")
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime

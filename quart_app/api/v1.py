@@ -9,6 +9,8 @@ and run by the same ``authn`` flows.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from quart import Blueprint, Response, current_app, request
 from quart_schema import document_request, document_response
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +44,7 @@ from quart_app.sessions.store import (
     list_user_sessions,
     revoke_user_session,
 )
-from quart_app.state import get_hasher, get_settings, get_trusted_proxies
+from quart_app.state import get_hasher, get_settings
 from quart_app.validation import (
     AccountDeleteInput,
     InputRejected,
@@ -56,9 +58,10 @@ from quart_app.validation import (
 )
 from quart_app.validation.inputs import NOT_CURRENT, WRONG_CODE
 from quart_app.views.auth import GENERIC_LOGIN_ERROR, USERNAME_TAKEN
-from quart_app.web.client_ip import client_ip
+from quart_app.web.client_ip import request_ip
 from quart_app.web.problems import problem
 from quart_app.web.route_policy import counted_as, hashes_password, rate_limited
+from quart_app.web.user_agents import describe_user_agent
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 CHALLENGE = [("WWW-Authenticate", 'Bearer realm="api"')]
@@ -227,7 +230,12 @@ async def sessions() -> list[SessionOut]:
     listings = await list_user_sessions(
         get_db(), user_id=active.user_id, current_id=active.id, settings=get_settings()
     )
-    return [SessionOut.model_validate(item, from_attributes=True) for item in listings]
+    return [
+        SessionOut.model_validate(
+            {**asdict(item), "device": describe_user_agent(item.user_agent, unknown="")}
+        )
+        for item in listings
+    ]
 
 
 # max: a larger id is no session of anybody's (a 404), not an integer the database overflows on:
@@ -331,7 +339,7 @@ async def confirm_password_reset() -> Response:
         enforce(entered, settings=get_settings(), username=user.username)
     except InputRejected as error:
         raise rejected(error) from None
-    ip = client_ip(get_trusted_proxies())
+    ip = request_ip()
     if await finish_reset(db, entered.token, entered.new_password, notice_context(), ip) is None:
         return _dead_link()
     return _no_content()

@@ -26,10 +26,9 @@ from quart_app.state import (
     get_hasher,
     get_settings,
     get_throttle,
-    get_trusted_proxies,
 )
 from quart_app.throttle.policy import Throttled
-from quart_app.web.client_ip import client_ip
+from quart_app.web.client_ip import request_ip
 
 # At most one "login_throttled" line per account this often, however many attempts are refused.
 THROTTLED_EVENT_INTERVAL = timedelta(minutes=15)
@@ -119,7 +118,7 @@ async def check_password(username: str, password: str) -> Outcome:
 
 async def _check_password(username: str, password: str) -> Outcome:
     """Check ``username`` and ``password`` as a login does, with every safeguard of one."""
-    ip = client_ip(get_trusted_proxies())
+    ip = request_ip()
     throttle = get_throttle()
     try:
         pair_has_failures = await throttle.check_login(ip, username)

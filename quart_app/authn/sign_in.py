@@ -18,6 +18,7 @@ from quart_app.sessions.store import (
     revoke_session_token_write,
 )
 from quart_app.state import get_database, get_settings
+from quart_app.web.client_ip import request_ip
 
 
 class AccountGone(Exception):
@@ -35,7 +36,13 @@ async def start_session(
     request's ``db`` must hold no uncommitted write. Raises AccountGone when the account was
     deleted meanwhile (its row's foreign key refuses the session): a lost race, not an outage.
     """
-    new = new_session(user=user, remember=remember, user_agent=user_agent, settings=get_settings())
+    new = new_session(
+        user=user,
+        remember=remember,
+        user_agent=user_agent,
+        settings=get_settings(),
+        ip=request_ip(),
+    )
     writes = []
     if current_user.auth_id is not None:
         writes.append(revoke_session_token_write(current_user.auth_id))
@@ -58,6 +65,7 @@ async def issue_api_token(user: User, *, name: str | None, user_agent: str) -> N
         remember=True,
         user_agent=user_agent,
         settings=get_settings(),
+        ip=request_ip(),
         kind=API,
         name=name,
     )

@@ -14,8 +14,7 @@ from quart_app.core.clock import utcnow
 from quart_app.core.hot_path import Write
 from quart_app.events import security_log
 from quart_app.events.models import AuthEvent
-from quart_app.state import get_trusted_proxies
-from quart_app.web.client_ip import client_ip
+from quart_app.web.client_ip import request_ip
 
 SHOWN_EVENTS = 50
 USER_AGENT_MAX = 256
@@ -55,7 +54,7 @@ def event_write(user_id: int, kind: EventKind) -> Write:
         "user_id": user_id,
         "kind": kind.value,
         "created_at": utcnow(),
-        "ip": client_ip(get_trusted_proxies())[:64],
+        "ip": request_ip()[:64],
         "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
     }
     return Write(_INSERT_EVENT, values)

@@ -13,8 +13,7 @@ from quart_app.core.clock import utcnow
 from quart_app.events.log import USER_AGENT_MAX
 from quart_app.mail.links import public_link
 from quart_app.mail.outbox import queue_mail, render_mail
-from quart_app.state import get_trusted_proxies
-from quart_app.web.client_ip import client_ip
+from quart_app.web.client_ip import request_ip
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +32,7 @@ def notice_context() -> NoticeContext:
     return NoticeContext(
         when=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         browser=request.headers.get("User-Agent", "")[:USER_AGENT_MAX] or "unknown",
-        ip=client_ip(get_trusted_proxies()),
+        ip=request_ip(),
         sessions_link=public_link("account.sessions"),
         forgot_link=public_link("recovery.forgot_password"),
     )

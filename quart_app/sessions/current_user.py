@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from quart_auth import Action, AuthUser, current_user
 
 from quart_app.config import Settings
@@ -17,6 +19,7 @@ from quart_app.sessions.store import (
     touch_session,
 )
 from quart_app.state import get_database, get_settings
+from quart_app.web.client_ip import request_ip
 
 
 class SessionUser(AuthUser):
@@ -41,7 +44,9 @@ class SessionUser(AuthUser):
             # that page then renders as signed out instead of failing the same way again.
             self._resolved = True
             token, database = self.auth_id or "", get_database()
-            self._signed_in = await resolve_session(database, token, get_settings())
+            self._signed_in = await resolve_session(
+                database, token, get_settings(), seen_from=request_ip
+            )
             if self._signed_in is None and self.action is Action.PASS:
                 self.action = Action.DELETE  # a dead session's cookie is cleared from the browser
         return self._signed_in
@@ -52,15 +57,19 @@ class SessionUser(AuthUser):
 
 
 async def resolve_session(
-    database: Database, token: str, settings: Settings, kind: SessionKind = BROWSER
+    database: Database,
+    token: str,
+    settings: Settings,
+    kind: SessionKind = BROWSER,
+    seen_from: Callable[[], str] | None = None,
 ) -> SignedIn | None:
     """The live session of ``kind`` behind ``token``, or None; the signed-in lookup of every
     page (a browser's cookie) and of every API call (a bearer token, kind "api").
 
     The read goes straight to the driver, outside any transaction (``core.hot_path``). This
     lookup owns its writes, each on an engine connection of its own and committed there: an
-    expired row is deleted on sight, and ``last_seen_at`` written at most once per
-    SESSION_TOUCH_INTERVAL.
+    expired row is deleted on sight, and ``last_seen_at`` (with the address ``seen_from()``
+    names, when given: asked only then) written at most once per SESSION_TOUCH_INTERVAL.
     """
     signed_in = await look_up_session(database, token, kind)
     if signed_in is None:
@@ -73,7 +82,8 @@ async def resolve_session(
         return None
     if needs_touch(signed_in, now, settings):
         async with database.connect() as connection:
-            await touch_session(connection, signed_in, now, settings)
+            ip = seen_from() if seen_from is not None else None
+            await touch_session(connection, signed_in, now, settings, ip)
             await connection.commit()
     return signed_in
 

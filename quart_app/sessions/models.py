@@ -33,6 +33,8 @@ class UserSession(Base):
     # No idle timeout: a browser whose user asked to be remembered, and every API token.
     remember: Mapped[bool] = mapped_column(default=False)
     user_agent: Mapped[str] = mapped_column(String(256), default="")
+    # The client's address at sign-in, then as of the last touch of last_seen_at.
+    ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(8), default=BROWSER, server_default=BROWSER)
     name: Mapped[str | None] = mapped_column(String(100))  # an API token's, as its owner named it
 

@@ -24,6 +24,7 @@ from quart_app.events.log import EventKind
 from quart_app.sessions.models import API, BROWSER, SessionKind, UserSession
 
 USER_AGENT_MAX = 256
+IP_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def new_session(
     remember: bool,
     user_agent: str,
     settings: Settings,
+    ip: str = "",
     kind: SessionKind = BROWSER,
     name: str | None = None,
 ) -> NewSession:
@@ -104,6 +106,7 @@ def new_session(
         "expires_at": now + timedelta(seconds=lifetime),
         "remember": remember,
         "user_agent": user_agent[:USER_AGENT_MAX],
+        "ip": ip[:IP_MAX],
         "kind": kind,
         "name": name,
     }
@@ -111,11 +114,17 @@ def new_session(
 
 
 async def issue_session(
-    db: AsyncSession, *, user: User, remember: bool, user_agent: str, settings: Settings
+    db: AsyncSession,
+    *,
+    user: User,
+    remember: bool,
+    user_agent: str,
+    settings: Settings,
+    ip: str = "",
 ) -> tuple[str, SignedIn]:
     """Add a new session row for ``user`` in ``db`` (the caller commits); its token and view.
     A sign-in writes through ``new_session`` and ``Database.commit_together`` instead."""
-    new = new_session(user=user, remember=remember, user_agent=user_agent, settings=settings)
+    new = new_session(user=user, remember=remember, user_agent=user_agent, settings=settings, ip=ip)
     session_id = (await db.execute(new.write.statement, new.write.values)).scalar_one()
     return new.token, new.signed_in(session_id)
 
@@ -187,14 +196,20 @@ def needs_touch(signed_in: SignedIn, now: datetime, settings: Settings) -> bool:
 
 
 async def touch_session(
-    db: AsyncSession | AsyncConnection, signed_in: SignedIn, now: datetime, settings: Settings
+    db: AsyncSession | AsyncConnection,
+    signed_in: SignedIn,
+    now: datetime,
+    settings: Settings,
+    ip: str | None = None,
 ) -> None:
-    """Set ``last_seen_at`` to ``now``, unless another worker touched it meanwhile."""
+    """Set ``last_seen_at`` to ``now`` (and the address it was seen from, when given), unless
+    another worker touched it meanwhile."""
     stale_before = now - timedelta(seconds=settings.SESSION_TOUCH_INTERVAL)
+    seen = {"last_seen_at": now} if ip is None else {"last_seen_at": now, "ip": ip[:IP_MAX]}
     await db.execute(
         update(UserSession)
         .where(UserSession.id == signed_in.id, UserSession.last_seen_at <= stale_before)
-        .values(last_seen_at=now)
+        .values(**seen)
     )
 
 
@@ -222,6 +237,7 @@ class SessionListing:
     expires_at: datetime
     remember: bool
     user_agent: str
+    ip: str
     current: bool
     kind: str
     name: str | None
@@ -251,6 +267,7 @@ async def list_user_sessions(
                     expires_at=row.expires_at,
                     remember=row.remember,
                     user_agent=row.user_agent,
+                    ip=row.ip,
                     current=row.id == current_id,
                     kind=row.kind,
                     name=row.name,

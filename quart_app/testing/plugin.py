@@ -172,11 +172,20 @@ def signed_in_client(app: Quart) -> SignIn:
     """
 
     async def sign_in(
-        user: User, *, remember: bool = False, user_agent: str = "quart-app test kit"
+        user: User,
+        *,
+        remember: bool = False,
+        user_agent: str = "quart-app test kit",
+        ip: str = "",
     ) -> SignedInClient:
         async with get_database(app).new_db() as db:
             token, _ = await issue_session(
-                db, user=user, remember=remember, user_agent=user_agent, settings=get_settings(app)
+                db,
+                user=user,
+                remember=remember,
+                user_agent=user_agent,
+                settings=get_settings(app),
+                ip=ip,
             )
             await db.commit()
         signed_in = SignedInClient(app)

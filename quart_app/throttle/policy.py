@@ -24,12 +24,11 @@ from quart_app.state import (
     get_database,
     get_settings,
     get_throttle,
-    get_trusted_proxies,
     set_state,
 )
 from quart_app.throttle.database_store import DatabaseThrottleStore
 from quart_app.throttle.redis_store import RedisThrottleStore
-from quart_app.web.client_ip import client_ip
+from quart_app.web.client_ip import request_ip
 from quart_app.web.route_policy import policy_of
 
 # Per worker: how many over-the-limit IPs are remembered (a few hundred KiB at most).
@@ -215,7 +214,7 @@ async def check_ip_rates() -> None:
     setting = policy.rate_limit_setting
     if setting is not None and request.endpoint is not None:
         per_minute: int = getattr(get_settings(), setting)
-        ip = client_ip(get_trusted_proxies())
+        ip = request_ip()
         try:
             await get_throttle().check_ip_rate(request.endpoint, ip, per_minute)
         except Throttled:

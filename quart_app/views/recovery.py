@@ -17,9 +17,9 @@ from quart_app.recovery.email_confirmation import ConfirmationRefused, confirm_a
 from quart_app.recovery.models import CONFIRM_EMAIL, RESET_PASSWORD
 from quart_app.recovery.password_reset import account_of_link, finish_reset, request_reset
 from quart_app.recovery.tokens import peek_token
-from quart_app.state import get_settings, get_trusted_proxies
+from quart_app.state import get_settings
 from quart_app.validation import InputRejected, PasswordResetInput, check
-from quart_app.web.client_ip import client_ip
+from quart_app.web.client_ip import request_ip
 from quart_app.web.forms import field, form_input, read_form
 from quart_app.web.route_policy import hashes_password, rate_limited
 
@@ -92,7 +92,7 @@ async def reset_password(token: str) -> Page:
             "recovery/reset_password.html", 400,
             username=user.username, errors=rejected.by_field(),
         )  # fmt: skip
-    ip = client_ip(get_trusted_proxies())
+    ip = request_ip()
     if await finish_reset(db, token, entered.new_password, notice_context(), ip) is None:
         return await _link_page("recovery/link_invalid.html", 400, purpose=RESET_PASSWORD)
     if current_user.auth_id is not None:

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 from quart import request
 
+from quart_app.state import get_trusted_proxies
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -46,3 +48,9 @@ def client_ip(trusted: Sequence[Network]) -> str:
     """This request's client address (empty peer becomes "unknown", never a crash)."""
     peer = request.remote_addr or "unknown"
     return resolve_client_ip(peer, request.headers.get("X-Forwarded-For"), trusted)
+
+
+def request_ip() -> str:
+    """This request's client address under the app's TRUSTED_PROXIES: the one the throttles,
+    the activity log and the sessions page all name."""
+    return client_ip(get_trusted_proxies())

@@ -25,8 +25,7 @@ from quart_auth import Action, current_user
 from werkzeug.exceptions import BadRequest
 
 from quart_app.events.security_log import log_refusal
-from quart_app.state import get_trusted_proxies
-from quart_app.web.client_ip import client_ip
+from quart_app.web.client_ip import request_ip
 from quart_app.web.forms import field, read_form
 from quart_app.web.problems import is_api_path
 
@@ -132,7 +131,7 @@ async def check_csrf() -> None:
 
 def _refuse() -> NoReturn:
     """A stale form looks the same as a forged one: logged as OWASP's malicious_csrf."""
-    log_refusal("malicious_csrf", source_ip=client_ip(get_trusted_proxies()))
+    log_refusal("malicious_csrf", source_ip=request_ip())
     raise CSRFError()
 
 

@@ -1,5 +1,5 @@
 """What every template can see: the site's name and version, the account menu, the signed-in
-viewer and the policy numbers forms explain."""
+viewer, the policy numbers forms explain, and filters naming times and devices."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from quart import Quart, url_for
 
 from quart_app.config import Settings
 from quart_app.sessions.current_user import current_session_context
+from quart_app.web.relative_time import exact_time, relative_time
+from quart_app.web.user_agents import describe_user_agent
 
 # The account menu in every signed-in page's header: (endpoint, label).
 ACCOUNT_PAGES = (
@@ -51,6 +53,9 @@ def _account_menu() -> Callable[[], tuple[tuple[str, str, str], ...]]:
 def init_app(app: Quart, settings: Settings) -> None:
     app.jinja_env.globals.update(
         site_name=settings.SITE_NAME, app_version=app_version(), account_menu=_account_menu()
+    )
+    app.jinja_env.filters.update(
+        relative_time=relative_time, exact_time=exact_time, device_name=describe_user_agent
     )
     policy = {
         "config_password_min": settings.PASSWORD_MIN_LENGTH,

@@ -17,7 +17,7 @@ from quart_app.accounts.models import User
 from quart_app.events.models import AuthEvent
 from quart_app.sessions.models import UserSession
 from quart_app.state import get_database, get_hasher, get_sign_in_cookie
-from quart_app.testing.plugin import DEFAULT_PASSWORD, ApiSignIn, MakeUser, SignIn
+from quart_app.testing.plugin import DEFAULT_PASSWORD, ApiClient, ApiSignIn, MakeUser, SignIn
 from quart_app.views.auth import GENERIC_LOGIN_ERROR
 from tests.support.hashing import GatedHasher
 
@@ -278,10 +278,28 @@ async def test_sessions_lists_browsers_and_tokens_and_ends_one(
         ("api", "laptop script", True),
         ("browser", None, False),
     ]
+    assert [(s["device"], s["ip"]) for s in listed] == [("", ""), ("", "")]  # the test kit's
     browser_id = listed[1]["id"]
     assert (await api.delete(f"/api/v1/sessions/{browser_id}")).status_code == 204
     assert (await browser.get("/dashboard")).status_code == 302  # signed out at once
     await problem_of(await api.delete(f"/api/v1/sessions/{browser_id}"), 404)
+
+
+async def test_sessions_name_each_client_and_its_address(
+    app: Quart, make_user: MakeUser, api_client: ApiSignIn
+) -> None:
+    await make_user("alice")
+    created = await app.test_client().post(
+        "/api/v1/tokens",
+        json={"username": "alice", "password": DEFAULT_PASSWORD},
+        headers={"User-Agent": "curl/8.5.0"},
+        scope_base={"client": ("192.0.2.44", 40000)},
+    )
+    token = (await created.get_json())["token"]
+    listed = await (await ApiClient(app, token).get("/api/v1/sessions")).get_json()
+    assert [(s["device"], s["ip"], s["user_agent"]) for s in listed] == [
+        ("curl", "192.0.2.44", "curl/8.5.0")
+    ]
 
 
 async def test_another_users_session_is_not_found(

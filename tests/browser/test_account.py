@@ -3,6 +3,7 @@ sessions and activity are listed, and deleting the account signs out for good.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +59,14 @@ def test_sessions_and_activity_pages(open_page: OpenPage, snap: Snap) -> None:
     sessions = here.locator("li.session")
     expect(sessions).to_have_count(2)
     expect(sessions.first).to_contain_text("This session")
+    expect(sessions.first).to_contain_text("127.0.0.1 · active now")
+    # Chromium by name, not its user-agent string; the exact time on hover.
+    expect(sessions.nth(1)).to_contain_text(
+        re.compile(r"Chrome on Linux\s+127\.0\.0\.1 · last seen just now")
+    )
+    expect(sessions.nth(1).locator("time").first).to_have_attribute(
+        "title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
+    )
     sessions.nth(1).get_by_role("button", name="End this session").click()
     expect(here.locator("li.session")).to_have_count(1)
     snap(here, "sessions")
@@ -67,6 +76,9 @@ def test_sessions_and_activity_pages(open_page: OpenPage, snap: Snap) -> None:
     here.goto("/account/activity")
     for what in ("Account created", "Failed sign-in", "Signed in", "Session ended"):
         expect(here.get_by_text(what, exact=False).first).to_be_visible()
+    newest = here.locator("table.events tbody tr").first
+    expect(newest).to_contain_text("just now")
+    expect(newest).to_contain_text(re.compile(r"Chrome on Linux"))
     snap(here, "activity")
 
 

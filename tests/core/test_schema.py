@@ -51,7 +51,7 @@ async def test_new_database_is_migrated_at_start(app_config: dict[str, Any]) -> 
     app = create_app(app_config)
     async with app.test_app():
         async with get_database(app).connect() as connection:
-            assert await connection.run_sync(revision) == head_revision() == "0007"
+            assert await connection.run_sync(revision) == head_revision() == "0008"
 
 
 async def test_database_behind_the_code_refuses_to_start(
@@ -62,7 +62,9 @@ async def test_database_behind_the_code_refuses_to_start(
         async with engine.begin() as connection:
             await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0001"))
         # Quart reports a failed start-up as LifespanError, carrying our message.
-        with pytest.raises(LifespanError, match=r"at revision 0001.*needs 0007.*db-upgrade"):
+        with pytest.raises(
+            LifespanError, match=rf"at revision 0001.*needs {head_revision()}.*db-upgrade"
+        ):
             async with create_app(app_config).test_app():
                 pass
         with pytest.raises(SchemaOutOfDate):  # still refused: never migrated behind one's back

@@ -67,6 +67,18 @@ async def test_signed_in_client_sends_the_token_a_test_names_instead(
     assert (await signed_in.get("/dashboard")).status_code == 200  # still signed in
 
 
+async def test_signed_in_client_names_the_browser_and_address_it_is_given(
+    make_user: MakeUser, signed_in_client: SignIn
+) -> None:
+    chrome = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    )
+    signed_in = await signed_in_client(await make_user("alice"), user_agent=chrome, ip="192.0.2.8")
+    page = await (await signed_in.get("/account/sessions")).get_data(as_text=True)
+    assert "Chrome on Linux" in page and "192.0.2.8 · active now" in page
+
+
 async def test_each_signed_in_client_is_a_session_of_its_own(
     app: Quart, make_user: MakeUser, signed_in_client: SignIn
 ) -> None:

@@ -146,6 +146,97 @@ async def test_sessions_page_lists_this_and_other_sessions(
     assert "TestBrowser/1" not in html  # the listing shows each session's own browser
 
 
+CHROME_LINUX = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def peer(address: str) -> dict[str, object]:
+    """A request from ``address`` (Quart's test client sends no peer address of its own)."""
+    return {"client": (address, 40000)}
+
+
+async def login_from(app: Quart, address: str, user_agent: str) -> Client:
+    """A new browser of alice's that signs in from ``address``, naming itself ``user_agent``."""
+    browser = app.test_client()
+    token = await AuthActions(browser).csrf("/login")
+    response = await browser.post(
+        "/login",
+        form={"username": "alice", "password": PASSWORD, "csrf_token": token},
+        headers={"User-Agent": user_agent},
+        scope_base=peer(address),
+    )
+    assert response.status_code == 303
+    return browser
+
+
+async def test_sessions_page_names_each_browser_with_its_address_and_times(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    await login_from(app, "203.0.113.9", CHROME_LINUX)
+    async with get_database(app).sessionmaker() as db:
+        other = (await db.scalars(select(UserSession).order_by(UserSession.id.desc()))).first()
+        assert other is not None and other.ip == "203.0.113.9"  # recorded at sign-in
+        other.last_seen_at -= timedelta(minutes=5, seconds=10)
+        other.created_at -= timedelta(hours=2, minutes=1)
+        await db.commit()
+        seen = other.last_seen_at
+    html = await (await client.get("/account/sessions")).get_data(as_text=True)
+    this, listed_other = html.split('<li class="session">')
+    assert "This session" in this and "active now" in this
+    assert "Chrome on Linux" in listed_other and "203.0.113.9" in listed_other
+    assert f'last seen <time datetime="{seen.isoformat()}"' in listed_other
+    assert f'title="{seen:%Y-%m-%d %H:%M:%S} UTC">5 minutes ago</time>' in listed_other
+    assert ">2 hours ago</time>" in listed_other  # signed in
+    assert f'title="{CHROME_LINUX}"' in listed_other  # the whole string, on hover
+    assert "Unknown browser" in this  # the test client names no browser
+
+
+async def test_a_sessions_address_follows_it_when_it_is_next_seen(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    browser = await login_from(app, "203.0.113.9", CHROME_LINUX)
+    async with get_database(app).sessionmaker() as db:
+        row = (await db.scalars(select(UserSession).order_by(UserSession.id.desc()))).first()
+        assert row is not None
+        row.last_seen_at -= timedelta(minutes=2)  # past SESSION_TOUCH_INTERVAL (60 s)
+        await db.commit()
+        row_id = row.id
+    assert (await browser.get("/dashboard", scope_base=peer("198.51.100.7"))).status_code == 200
+    async with get_database(app).sessionmaker() as db:
+        moved = await db.get(UserSession, row_id)
+        assert moved is not None and moved.ip == "198.51.100.7"
+    # Within the touch interval nothing is written, the address included.
+    assert (await browser.get("/dashboard", scope_base=peer("192.0.2.1"))).status_code == 200
+    async with get_database(app).sessionmaker() as db:
+        assert (await db.get(UserSession, row_id)).ip == "198.51.100.7"  # type: ignore[union-attr]
+
+
+async def test_an_api_token_is_listed_with_its_name_and_client(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    created = await app.test_client().post(
+        "/api/v1/tokens",
+        json={"username": "alice", "password": PASSWORD, "name": "deploy bot"},
+        headers={"User-Agent": "curl/8.5.0"},
+        scope_base=peer("192.0.2.44"),
+    )
+    assert created.status_code == 201
+    html = await (await client.get("/account/sessions")).get_data(as_text=True)
+    listed = html.split('<li class="session">')[1]
+    assert "API token “deploy bot” · <span" in listed and ">curl</span>" in listed
+    assert "192.0.2.44" in listed and "Revoke this token" in listed
+    async with get_database(app).sessionmaker() as db:
+        token = (await db.scalars(select(UserSession).where(UserSession.kind == "api"))).one()
+    assert token.ip == "192.0.2.44"
+    # API_TOKEN_LIFETIME is 30 days, a moment less by the time the page is made.
+    assert f'title="{token.expires_at:%Y-%m-%d %H:%M:%S} UTC">in 29 days</time>' in listed
+
+
 async def test_sessions_page_leaves_out_expired_sessions(
     app: Quart, client: Client, auth: AuthActions
 ) -> None:
@@ -236,6 +327,24 @@ async def test_activity_lists_security_events(
     for label in ("Account created", "Signed out", "Failed sign-in", "Signed in"):
         assert label in html
     assert html.index("Signed in<") < html.index("Failed sign-in")  # newest first
+    assert html.count(">just now</time>") == 4 and ' UTC">just now' in html
+
+
+async def test_activity_names_browsers_and_operator_commands(
+    app: Quart, client: Client, auth: AuthActions
+) -> None:
+    await auth.register("alice")
+    await login_from(app, "203.0.113.9", CHROME_LINUX)
+    async with get_database(app).sessionmaker() as db:
+        alice_id = (await db.execute(select(User.id).where(User.username == "alice"))).scalar_one()
+        from quart_app.events.log import EventKind, add_operator_event
+
+        await add_operator_event(db, alice_id, EventKind.ACCOUNT_UNLOCKED, "users unlock")
+        await db.commit()
+    html = await (await client.get("/account/activity")).get_data(as_text=True)
+    unlocked, signed_in = html.split("<tr>")[2:4]
+    assert "The users unlock command" in unlocked and "—" in unlocked  # no address
+    assert "Chrome on Linux" in signed_in and "203.0.113.9" in signed_in
 
 
 async def test_activity_shows_only_the_last_fifty_and_only_mine(
