@@ -52,15 +52,17 @@ async def _login_page(
     return await render_template("auth/login.html", **context), status, headers or {}
 
 
-async def _already_signed_in(*, registering: bool) -> str:
-    """Instead of the form, for a browser that is signed in: who it is, a way on, and a way
-    out first; a form here would replace the session without saying so."""
+async def _already_signed_in(*, registering: bool) -> tuple[str, int]:
+    """Instead of the form (200), or of acting on one a signed-in browser sent (403, nothing
+    changed): who it is, a way on, and a way out first. Signing in or registering here would
+    replace the session without saying so."""
     next_target = request.args.get("next")
-    return await render_template(
+    page = await render_template(
         "auth/signed_in.html",
         registering=registering,
         next=next_target if is_safe_next(next_target) else url_for("main.dashboard"),
     )
+    return page, 200 if request.method != "POST" else 403
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -68,9 +70,9 @@ async def _already_signed_in(*, registering: bool) -> str:
 @counted_as("registration")
 @rate_limited("THROTTLE_REGISTER_PER_MINUTE")
 async def register() -> Page:
+    if await current_user.is_authenticated:
+        return await _already_signed_in(registering=True)
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
-        if await current_user.is_authenticated:
-            return await _already_signed_in(registering=True)
         return await _register_page()
     sent = form_input(await read_form(), RegisterInput)
     try:
@@ -111,9 +113,9 @@ async def register() -> Page:
 @counted_as("login")
 @rate_limited("THROTTLE_LOGIN_PER_MINUTE")
 async def login() -> Page:
+    if await current_user.is_authenticated:
+        return await _already_signed_in(registering=False)
     if request.method != "POST":  # GET, and HEAD (Quart adds it to GET): only the form
-        if await current_user.is_authenticated:
-            return await _already_signed_in(registering=False)
         return await _login_page()
     sent = form_input(await read_form(), LoginInput)
     try:

@@ -37,7 +37,9 @@ _DERIVATION_LABEL = b"quart-app csrf token v1:"
 
 
 class CSRFError(BadRequest):
-    description = "The form had expired or did not come from this site. Please try again."
+    description = (
+        "This form had expired or came from another site: reload the page and send it again."
+    )
 
 
 def signed_in_id() -> str | None:

@@ -65,12 +65,7 @@ async def handle_http_error(error: HTTPException) -> Response:
 async def handle_database_error(error: Exception) -> Response:
     log.error("database or Redis unavailable: %s", type(error).__name__)
     # retry_after: werkzeug sends the Retry-After header, and the page says how long to wait.
-    return await render_error(
-        ServiceUnavailable(
-            "The service is busy or briefly unavailable. Please try again shortly.",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
-    )
+    return await render_error(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
 
 
 async def handle_conflict(error: Exception) -> Response:
@@ -79,7 +74,7 @@ async def handle_conflict(error: Exception) -> Response:
         "request lost a race on %s %s: %s", request.method, request.path, type(error).__name__
     )
     return await render_error(
-        Conflict("Another change to this account happened at the same time. Please try again.")
+        Conflict("Another change to this account happened at the same time: go back and try again.")
     )
 
 

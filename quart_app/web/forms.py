@@ -13,7 +13,9 @@ CHECKED = frozenset({"on", "1", "true", "yes"})
 
 
 class UnreadableForm(BadRequest):
-    description = "The form data could not be read: it must be UTF-8 text."
+    description = (
+        "The form could not be read (it must be UTF-8 text): reload the page and send it again."
+    )
 
 
 async def read_form() -> MultiDict[str, str]:

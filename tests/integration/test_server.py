@@ -290,7 +290,7 @@ async def test_a_post_without_csrf_token_is_refused(live_server: LiveServer) -> 
             "/register", data={"username": username, "password": unique_password()}
         )
         assert response.status_code == 400
-        assert "did not come from this site" in response.text
+        assert "came from another site" in response.text
         response = await client.post(
             "/register",
             data={"username": username, "password": unique_password(), "csrf_token": "forged"},

@@ -223,6 +223,7 @@ async def test_registrations_are_counted_by_outcome(app_config: dict[str, Any]) 
         auth = AuthActions(client)
         before = await read_metrics(client)
         assert (await auth.register("alice")).status_code == 303
+        await auth.logout()
         assert (await auth.register("alice")).status_code == 409
         assert (await auth.register("bob", "short")).status_code == 400
         api = await client.post("/api/v1/register", json={"username": "carol", "password": 1})

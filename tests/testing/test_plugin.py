@@ -38,6 +38,7 @@ async def test_a_made_user_signs_in_through_the_form(
 ) -> None:
     await make_user("Alice", password="one long enough passphrase")
     assert (await auth.login("alice", "one long enough passphrase")).status_code == 303
+    await auth.logout()
     assert (await auth.login("alice", "not the passphrase at all")).status_code == 401
 
 

@@ -94,6 +94,7 @@ async def test_password_change_ends_other_sessions_and_rotates_this_one(
     app: Quart, client: Client, auth: AuthActions
 ) -> None:
     await auth.register("alice")
+    await auth.logout()
     before = auth_cookie(await auth.login("alice"))
     other = AuthActions(app.test_client())
     stolen = auth_cookie(await other.login("alice"))

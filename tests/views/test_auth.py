@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from quart import Quart
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from quart_app.accounts.models import User
+from quart_app.core.clock import utcnow
 from quart_app.core.database import Database
 from quart_app.sessions.models import UserSession
 from quart_app.state import get_database, get_hasher
@@ -20,6 +22,7 @@ from tests.support.auth import (
     count_rows,
     csrf_from,
     record_verifies,
+    users_and_sessions,
 )
 
 # --- register -------------------------------------------------------------------------------
@@ -130,17 +133,21 @@ async def test_login_success_redirects_home_with_fresh_session(
 
 async def test_login_issues_a_new_session_id_every_time(client: Client, auth: AuthActions) -> None:
     await auth.register("alice")
+    await auth.logout()
     first = auth_set_cookie(await auth.login("alice"))
+    await auth.logout()
     second = auth_set_cookie(await auth.login("alice"))
     assert first.split(";")[0] != second.split(";")[0]
 
 
-async def test_login_again_revokes_the_previous_session(
+async def test_login_with_a_dead_sessions_cookie_leaves_no_row_behind(
     app: Quart, client: Client, auth: AuthActions
 ) -> None:
     await auth.register("alice")
-    await auth.login("alice")
-    await auth.login("alice")
+    async with get_database(app).sessionmaker() as db:  # quiet past the idle timeout
+        await db.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(hours=1)))
+        await db.commit()
+    assert (await auth.login("alice")).status_code == 303  # the old cookie is still sent
     assert await count_rows(app, UserSession) == 1
 
 
@@ -251,6 +258,7 @@ async def test_login_upgrades_hash_made_with_old_parameters(
 
 async def test_login_without_remember_sets_browser_session_cookie(auth: AuthActions) -> None:
     await auth.register("alice")
+    await auth.logout()
     cookie = auth_set_cookie(await auth.login("alice"))
     assert "Expires" not in cookie and "Max-Age" not in cookie
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
@@ -258,6 +266,7 @@ async def test_login_without_remember_sets_browser_session_cookie(auth: AuthActi
 
 async def test_login_with_remember_sets_thirty_day_cookie(auth: AuthActions) -> None:
     await auth.register("alice")
+    await auth.logout()
     cookie = auth_set_cookie(await auth.login("alice", remember=True))
     assert f"Max-Age={30 * 24 * 3600}" in cookie
 
@@ -297,6 +306,7 @@ async def test_logout_refuses_replayed_cookie(
     app: Quart, client: Client, auth: AuthActions
 ) -> None:
     await auth.register("alice")
+    await auth.logout()
     stolen = auth_set_cookie(await auth.login("alice")).split(";")[0]
     await auth.logout()
     thief = app.test_client()
@@ -323,10 +333,21 @@ async def test_logout_when_signed_out_is_harmless(client: Client, auth: AuthActi
     assert response.status_code == 303
 
 
-async def test_register_while_signed_in_replaces_the_previous_session(
-    app: Quart, client: Client, auth: AuthActions
+@pytest.mark.parametrize("path", ["/register", "/login", "/login?next=/account/sessions"])
+async def test_a_signed_in_browser_posting_a_sign_in_form_is_refused_and_nothing_changes(
+    app: Quart, client: Client, auth: AuthActions, path: str
 ) -> None:
     await auth.register("alice")
-    await auth.register("bob")
-    assert await count_rows(app, UserSession) == 1
-    assert "bob" in await (await client.get("/dashboard")).get_data(as_text=True)
+    await AuthActions(app.test_client()).register("bob")
+    before = await users_and_sessions(app)
+    token = await auth.csrf(path)  # the signed-in page's own token: a valid form post
+    form = {"username": "bob", "password": PASSWORD, "csrf_token": token}
+    refused = await client.post(path, form=form)
+    assert refused.status_code == 403
+    page = await refused.get_data(as_text=True)
+    assert "signed in as <strong>alice</strong>" in page and "log out first" in page
+    assert "Set-Cookie" not in refused.headers  # the session is left as it was
+    assert await users_and_sessions(app) == before
+    assert "alice" in await (await client.get("/dashboard")).get_data(as_text=True)
+    continuing = "/account/sessions" if "next" in path else "/dashboard"
+    assert f'href="{continuing}">Continue as alice' in page

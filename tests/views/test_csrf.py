@@ -26,7 +26,7 @@ async def test_post_without_valid_token_is_400_and_changes_nothing(
         form["csrf_token"] = token
     response = await client.post(path, form=form)
     assert response.status_code == 400
-    assert "did not come from this site" in await response.get_data(as_text=True)
+    assert "came from another site" in await response.get_data(as_text=True)
     assert await users_and_sessions(app) == before
     assert (await client.get("/dashboard")).status_code == 200  # still signed in
 

@@ -69,6 +69,7 @@ async def test_login_remember_checkbox_values(
     client: Client, auth: AuthActions, value: str, remembered: bool
 ) -> None:
     await auth.register("alice")
+    await auth.logout()
     form = {"username": "alice", "password": PASSWORD, "remember": value}
     response = await post(client, auth, "/login", **form)
     assert response.status_code == 303

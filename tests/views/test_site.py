@@ -3,6 +3,7 @@ and /login and /register for a browser that is already signed in."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -96,3 +97,28 @@ async def test_the_throttle_page_says_it_once_with_the_wait(app_config: dict[str
     sentence = f"Too many attempts came from your network: wait {wait} second"
     assert sentence in html
     assert html.lower().count("wait") == 1
+
+
+def sentences_of(page: str) -> list[str]:
+    """The error card's own paragraphs: not the eyebrow, not the buttons."""
+    card = page[page.index('<section class="card"') : page.index("</section>")]
+    paragraphs = re.findall(r"<p>(.*?)</p>", card, re.S)
+    return [" ".join(text.split()) for text in paragraphs]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "said"),
+    [
+        ("/no-such-page", "GET", "There is no page at this address: check it for typos"),
+        ("/dashboard", "DELETE", "This address does not take that kind of request: use"),
+        ("/login", "POST", "This form had expired or came from another site: reload the page"),
+    ],
+)
+async def test_each_error_page_says_one_sentence_with_what_to_do(
+    client: Client, path: str, method: str, said: str
+) -> None:
+    response = await client.open(path, method=method, form={"csrf_token": "forged"})
+    assert response.status_code >= 400
+    (sentence,) = sentences_of(await response.get_data(as_text=True))
+    assert sentence.startswith(said) and sentence.endswith(".")
+    assert sentence.count(".") == 1  # one sentence, not a description and a hint

@@ -25,6 +25,8 @@ FORM = {
     "new_password": NEW_PASSWORD,
     "confirm": "on",
 }
+# Forms a signed-in browser is refused (it is told who is signed in): posted signed out.
+SIGNED_OUT_FORMS = {"auth.login", "auth.register"}
 
 
 def count_argon2_runs(app: Quart) -> list[Callable[..., Any]]:
@@ -44,8 +46,8 @@ def count_argon2_runs(app: Quart) -> list[Callable[..., Any]]:
 async def test_every_route_that_runs_argon2_declares_its_policy(
     app: Quart, make_user: MakeUser, signed_in_client: SignIn, api_client: ApiSignIn
 ) -> None:
-    """Forms get the form's fields as a signed-in browser; API routes (every unsafe method) the
-    same fields as JSON with a bearer token."""
+    """Forms get the form's fields as a signed-in browser (sign-in forms as a signed-out one);
+    API routes (every unsafe method) the same fields as JSON with a bearer token."""
     runs = count_argon2_runs(app)
     names = (f"walker{number}" for number in itertools.count())
     hashing: set[str] = set()
@@ -58,6 +60,9 @@ async def test_every_route_that_runs_argon2_declares_its_policy(
             user = await make_user(next(names))  # a deletion ends its user
             client = await (api_client(user) if api else signed_in_client(user))
             body = {**FORM, "username": next(names)}
+            if rule.endpoint in SIGNED_OUT_FORMS:  # a signed-in browser is refused before
+                client = app.test_client()
+                body["csrf_token"] = await AuthActions(client).csrf(path)
             runs.clear()
             if api:
                 response = await client.open(path, method=method, json=body)
