@@ -86,7 +86,7 @@ async def test_the_whole_reset_journey(
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert "no-store" in page.headers["Cache-Control"]
     html = await page.get_data(as_text=True)
-    assert 'name="username" value="ann"' in html  # for password managers
+    assert 'autocomplete="username" value="ann" hidden' in html  # for password managers
     assert (await client.get(path)).status_code == 200  # a GET does not use the link up
 
     weak = await client.post(path, form={"new_password": "short", "csrf_token": csrf_from(html)})
