@@ -1,7 +1,7 @@
 """Every page at desk and phone widths, light and dark: no sideways scroll, AA contrast, no CSP
 violations from the app's own markup. Screenshots of each land in artifacts/screens/.
 
-With UPDATE_DOCS_SCREENSHOTS=1 the two screenshots the README shows are rewritten in docs/.
+With UPDATE_DOCS_SCREENSHOTS=1 the three screenshots the README shows are rewritten in docs/.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.support.browser import (
     ColorScheme,
@@ -131,18 +131,23 @@ def test_layout_check_catches_sideways_scroll_and_poor_contrast(page: Page) -> N
 
 
 def test_docs_screenshots_can_be_regenerated(open_page: OpenPage, artifacts_dir: Path) -> None:
-    """The README's two pictures; copied into docs/ with UPDATE_DOCS_SCREENSHOTS=1."""
+    """The README's three pictures; copied into docs/ with UPDATE_DOCS_SCREENSHOTS=1."""
     page = open_page(width=DESK, height=400)  # full-page shots: as tall as the content
     username, password = "alice", unique_password()  # nothing else registers "alice"
     register(page, username, password)
     home = artifacts_dir / "home-signed-in.png"
     screenshot(page, home)
+    assert log_in(open_page(), username, password).status == 200  # a second browser
+    page.goto("/account/sessions")
+    expect(page.locator("li.session")).to_have_count(2)
+    sessions = artifacts_dir / "sessions.png"
+    screenshot(page, sessions)
     page.get_by_role("navigation").get_by_role("button", name="Log out").click()
     assert log_in(page, username, "not my password").status == 401
     login = artifacts_dir / "login-error.png"
     screenshot(page, login)
 
-    for shot in (home, login):
+    for shot in (home, sessions, login):
         assert shot.stat().st_size < DOCS_MAX_BYTES, shot
         if UPDATE_DOCS:
             DOCS.mkdir(exist_ok=True)
