@@ -24,6 +24,16 @@ SIGNED_IN_PAGES = (
 )
 
 
+SIGNED_OUT_PAGES = (
+    ("/", 200),
+    ("/login", 200),
+    ("/register", 200),
+    ("/forgot-password", 200),
+    ("/security", 200),
+    ("/no-such-page", 404),
+)
+
+
 def signed_in(page: Page) -> str:
     username = "u" + secrets.token_hex(6)
     assert register(page, username, unique_password()).ok
@@ -52,17 +62,25 @@ def test_the_account_menu_works_without_javascript(open_page: OpenPage, width: i
 
 @pytest.mark.parametrize("width", [390, 1280])
 def test_the_header_does_not_move_between_pages(open_page: OpenPage, width: int) -> None:
+    """Signed out (error pages too), then signed in: the brand and the content column stand
+    in the same place on every page."""
     page = open_page(width=width)
-    signed_in(page)
     places: dict[str, tuple[float, float, float]] = {}
-    for path in SIGNED_IN_PAGES:
-        assert (response := page.goto(path)) is not None and response.status == 200, path
+
+    def place_of(path: str, status: int) -> tuple[float, float, float]:
+        assert (response := page.goto(path)) is not None and response.status == status, path
         brand = page.locator(".brand").bounding_box()
-        logout = page.get_by_role("navigation").get_by_role("button", name="Log out")
-        expect(logout).to_be_visible()
         content = page.locator("#content").bounding_box()
         assert brand is not None and content is not None
-        places[path] = (round(brand["x"]), round(content["x"]), round(content["width"]))
+        return round(brand["x"]), round(content["x"]), round(content["width"])
+
+    for path, status in SIGNED_OUT_PAGES:
+        places[f"signed out {path}"] = place_of(path, status)
+    signed_in(page)
+    for path in SIGNED_IN_PAGES:
+        places[path] = place_of(path, 200)
+        logout = page.get_by_role("navigation").get_by_role("button", name="Log out")
+        expect(logout).to_be_visible()
     assert len(set(places.values())) == 1, places
 
 
