@@ -14,6 +14,7 @@ from quart_app.events.log import USER_AGENT_MAX
 from quart_app.mail.links import public_link
 from quart_app.mail.outbox import queue_mail, render_mail
 from quart_app.web.client_ip import request_ip
+from quart_app.web.user_agents import describe_user_agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,10 @@ class NoticeContext:
 
 def notice_context() -> NoticeContext:
     """This request's time, browser and IP, and the link to review sessions."""
+    user_agent = request.headers.get("User-Agent", "")[:USER_AGENT_MAX]
     return NoticeContext(
         when=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
-        browser=request.headers.get("User-Agent", "")[:USER_AGENT_MAX] or "unknown",
+        browser=describe_user_agent(user_agent, unknown=user_agent or "unknown"),
         ip=request_ip(),
         sessions_link=public_link("account.sessions"),
         forgot_link=public_link("recovery.forgot_password"),

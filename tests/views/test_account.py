@@ -10,6 +10,7 @@ from quart import Quart
 from sqlalchemy import select
 
 from quart_app.accounts.models import User
+from quart_app.events.log import EventKind, add_operator_event
 from quart_app.events.models import AuthEvent
 from quart_app.sessions.models import UserSession
 from quart_app.state import get_database
@@ -338,7 +339,6 @@ async def test_activity_names_browsers_and_operator_commands(
     await login_from(app, "203.0.113.9", CHROME_LINUX)
     async with get_database(app).sessionmaker() as db:
         alice_id = (await db.execute(select(User.id).where(User.username == "alice"))).scalar_one()
-        from quart_app.events.log import EventKind, add_operator_event
 
         await add_operator_event(db, alice_id, EventKind.ACCOUNT_UNLOCKED, "users unlock")
         await db.commit()
