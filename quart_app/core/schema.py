@@ -78,7 +78,7 @@ async def migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
             finally:
                 await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
         return
-    if url.get_backend_name() == "sqlite" and url.database:
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         with open(f"{url.database}.migrate-lock", "a") as handle:  # noqa: ASYNC230  (start-up)
             await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
             try:

@@ -115,3 +115,15 @@ def test_workers_starting_together_on_a_new_database_all_start(tmp_path: Path) -
             barrier = manager.Barrier(4)
             revisions = list(pool.map(migrate_in_a_new_process, [url] * 4, [barrier] * 4))
         assert revisions == [head_revision()] * 4
+
+
+async def test_an_in_memory_database_is_migrated_without_a_lock_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a ":memory:.migrate-lock" would land
+    engine = make_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        await ensure_schema(engine)
+    finally:
+        await engine.dispose()
+    assert list(tmp_path.iterdir()) == []
