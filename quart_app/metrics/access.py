@@ -11,13 +11,12 @@ only the token opens it.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Sequence
 
 from quart import request
 
 from quart_app.config import Settings
-from quart_app.web.client_ip import Network, client_ip, is_trusted
+from quart_app.web.client_ip import Network, client_ip, in_networks
 
 FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
@@ -39,7 +38,7 @@ def _holds_token(token: str | None) -> bool:
 
 def _from_allowed_network(allowed: Sequence[Network], trusted: Sequence[Network]) -> bool:
     peer = request.remote_addr or ""
-    if is_trusted(peer, trusted):
+    if in_networks(peer, trusted):
         if not request.headers.get("X-Forwarded-For"):
             return False  # through our proxy, but it did not say for whom
         address = client_ip(trusted)
@@ -47,8 +46,4 @@ def _from_allowed_network(allowed: Sequence[Network], trusted: Sequence[Network]
         return False  # forwarded by a proxy we do not know: the peer is not the client
     else:
         address = peer
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in allowed)
+    return in_networks(address, allowed)

@@ -17,12 +17,13 @@ def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
 
 
-def is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+def in_networks(address: str, networks: Sequence[Network]) -> bool:
+    """Whether ``address`` is an IP address inside one of ``networks`` (anything else: no)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in network for network in trusted)
+    return any(ip in network for network in networks)
 
 
 def resolve_client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
@@ -33,13 +34,13 @@ def resolve_client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[Ne
     trust are believed; the left-most entries are the client's claims and count for nothing.
     """
     client = peer
-    if not forwarded_for or not is_trusted(client, trusted):
+    if not forwarded_for or not in_networks(client, trusted):
         return client
     for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
         if not hop:
             break
         client = hop
-        if not is_trusted(client, trusted):
+        if not in_networks(client, trusted):
             break
     return client
 
