@@ -17,7 +17,8 @@ from quart_app.events.models import AuthEvent
 from quart_app.web.client_ip import request_ip
 
 SHOWN_EVENTS = 50
-USER_AGENT_MAX = 256
+USER_AGENT_MAX = 256  # the user_agent columns of events and sessions
+IP_MAX = 64  # the ip columns of events and sessions
 
 
 class EventKind(StrEnum):
@@ -54,7 +55,7 @@ def event_write(user_id: int, kind: EventKind) -> Write:
         "user_id": user_id,
         "kind": kind.value,
         "created_at": utcnow(),
-        "ip": request_ip()[:64],
+        "ip": request_ip()[:IP_MAX],
         "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
     }
     return Write(_INSERT_EVENT, values)

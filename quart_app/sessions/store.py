@@ -20,11 +20,8 @@ from quart_app.core.clock import utcnow
 from quart_app.core.database import Database
 from quart_app.core.hot_path import Write, as_utc
 from quart_app.core.tokens import new_session_token, token_digest
-from quart_app.events.log import EventKind
+from quart_app.events.log import IP_MAX, USER_AGENT_MAX, EventKind
 from quart_app.sessions.models import API, BROWSER, SessionKind, UserSession
-
-USER_AGENT_MAX = 256
-IP_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
