@@ -40,13 +40,13 @@ _BUSY_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>503 Busy · {site_name}</title><link rel="stylesheet" href="/static/style.css"></head>
 <body><main class="content"><section class="card"><h1>503 · Busy</h1>
-<p>Too many sign-ins at once. Please try again in a moment.</p>
+<p>{detail}</p>
 <p><a href="/">Back to the home page</a></p></section></main></body></html>
 """
 
 
 def busy_page(site_name: str) -> str:
-    return _BUSY_PAGE.format(site_name=html.escape(site_name))
+    return _BUSY_PAGE.format(site_name=html.escape(site_name), detail=html.escape(BUSY_DETAIL))
 
 
 class _Place:
