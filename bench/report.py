@@ -182,6 +182,14 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     served = f"{hit['served_before_limit']} / {hit['served_after_limit']}"
     count_429 = f"{hit['count_429']} / {hit['count_429_without_retry_after']}"
     burst_statuses = f"{_statuses(hit['allowance'])}; {_statuses(hit['burst'])}"
+    bound, at_ceiling = storm["bound"], over["burst_at_ceiling"]
+    per_login_cpu = f"{_num(bound['storm_server_ms'], 2)} ms; {_num(bound['argon2_ms'], 2)} ms"
+    beside = f"{_num(bound['rest_server_ms'], 2)} / {_num(bound['client_ms'], 2)} ms"
+    most = _num(bound["most_logins_per_s"])
+    if bound["most_share_of_ideal"] is not None:
+        most += f" ({bound['most_share_of_ideal']:.2f}× ideal)"
+    earliest = f"{at_ceiling['connections']} answers at the ceiling's "
+    earliest += f"{_num(at_ceiling['ceiling_per_s'], 0)} req/s: the p99 answer's earliest"
     idle = f"idle RSS, all {len(mem['idle_processes'])} server processes"
     peaks = f"{_num(mem['storm_peak_mib'])} / {_num(mem['overload_peak_mib'])} MiB"
     return [
@@ -201,6 +209,9 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
         ("", "errors / timeouts / shed", _failures(storm)),
         ("", "statuses", _statuses(storm)),
         *_load(storm),
+        ("", f"server CPU per login; argon2's at {hl['cores']} threads at once", per_login_cpu),
+        ("", "the rest of a login (argon2 at its minimal cost): server / client CPU", beside),
+        ("", "most logins/s these allow: cores / (argon2 + server + client)", most),
         ("dashboard", f"req/s (wrk, {dash['clients']} sessions)", _rate(dash), "dashboard_vs_seed"),
         ("", "server CPU ms/request", _cpu(dash), "dashboard_cpu_per_request"),
         ("", "× ceiling's server CPU ms/request; req/s vs ceiling", _versus(dash, ceil)),
@@ -231,6 +242,7 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
         ("", slow, slow_share),
         ("", floor_rule, floor_ms),
         ("", "shed answer p99 vs the burst floor p99", versus_floor),
+        ("", earliest, _ms({"p99": at_ceiling["p99_ms"]}, "p99")),
         ("", "successful login p50 / p99", _ms(over["latency_ms"], "p50", "p99")),
         ("", "statuses", _statuses(over)),
         *_load(over),

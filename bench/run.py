@@ -23,7 +23,7 @@ from bench import appenv, report, scenarios, seed, wrk
 from bench.load import BenchError, Progress, SeededUsers
 from bench.options import Options, parse_args
 from bench.server import idle_memory, server_cpu_ms_per
-from quart_app.config import ConfigError, Settings
+from quart_app.config import FAST_TEST_HASHING, ConfigError, Settings
 from quart_app.core.database import default_database_url
 from quart_app.passwords.hasher import PasswordHasherPool
 from quart_app.passwords.policy import normalise_password
@@ -37,6 +37,8 @@ serve = functools.partial(
 SETTLE_SECONDS = 1.0  # after start-up and seeding, before the idle memory baseline
 # High enough that no storm reaches it: the limiter counts every login and refuses none.
 STORM_THROTTLES = {"THROTTLE_LOGIN_PER_MINUTE": "1000000"}
+# argon2 at its minimal cost, as the test suites hash (the app accepts it only with TESTING).
+FAST_HASHES = {"HASH_PROFILE": FAST_TEST_HASHING, "TESTING": "true"}
 T = TypeVar("T")
 Scenario = Callable[[scenarios.Bench], Awaitable[T]]
 APP_SCENARIOS = {
@@ -84,6 +86,28 @@ class Run:
         fields = [option.name for option in dataclasses.fields(settings)]
         derived = {key: getattr(settings, key) for key in fields if key.startswith("THROTTLE_")}
         return {"throttles": derived, **result}
+
+    def login_without_argon2(self, env: Mapping[str, str], database_url: str) -> dict[str, Any]:
+        """The login storm on a server that hashes at argon2's minimal cost, its users seeded
+        with such a hash: what a full login (GET + POST) costs beside its verify, on the server
+        and in this client. Same database as the app's (a fresh SQLite one, or --database-url's,
+        where its users are deleted afterwards)."""
+        fast_env = {**env, **FAST_HASHES}
+        settings = Settings.load(environ=fast_env)
+        fast_hash = PasswordHasherPool.from_settings(settings).hasher.hash(
+            normalise_password(appenv.PASSWORD)
+        )
+        if not self.options.database_url:  # a fresh SQLite database of its own
+            instance = self.folder / "argon2-free-instance"
+            fast_env["INSTANCE_PATH"] = str(instance)
+            database_url = default_database_url(str(instance))
+        fast = dataclasses.replace(self, password_hash=fast_hash)
+        storm, users = fast.against_app(
+            "argon2-free", fast_env, database_url, scenarios.login_storm
+        )
+        if self.options.database_url:
+            asyncio.run(appenv.delete_users(database_url, users.prefix))
+        return storm
 
     def limiter(self, baseline: Mapping[str, Any], baseline_throttles_off: bool) -> dict[str, Any]:
         """What the login throttles cost, on two servers of their own with them on: the storm
@@ -214,6 +238,8 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
             asyncio.run(appenv.delete_users(database_url, users.prefix))
         baseline_off = not any(getattr(settings, name) for name in appenv.LOGIN_THROTTLES)
         limiter = run.limiter(app["login_storm"], baseline_off)
+        argon2_free = run.login_without_argon2(env, database_url)
+        progress.note(f"argon2-free storm: done ({_one_line(argon2_free)})")
 
     peaks = {name: app[name]["resources"]["peak_rss_mib"] for name in APP_SCENARIOS}
     memory = {
@@ -231,6 +257,10 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
     shed_p99, floor_p99 = app["overload"]["shed_latency_ms"]["p99"], floor["latency_ms"]["p99"]
     ratio = round(shed_p99 / floor_p99, 2) if shed_p99 is not None and floor_p99 else None
     app["overload"].update(burst_floor_p99_ms=floor_p99, shed_p99_vs_burst_floor=ratio)
+    app["overload"]["burst_at_ceiling"] = scenarios.burst_at_ceiling(
+        options.overload_concurrency, ceiling["ok_per_s"]
+    )
+    app["login_storm"]["bound"] = scenarios.login_bound(hash_limit, app["login_storm"], argon2_free)
     meta["wall_s"] = round(time.monotonic() - started, 1)
     return {
         "meta": meta,
@@ -241,6 +271,7 @@ def run(options: Options, progress: Progress) -> dict[str, Any]:
             "seed": sync_seed,
             **{name: app[name] for name in APP_SCENARIOS},
             "limiter": limiter,
+            "argon2_free_storm": argon2_free,
             "memory": memory,
         },
     }

@@ -5,6 +5,7 @@ Throughput (ceiling, dashboard) is driven by wrk (bench/wrk.py), the login flows
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import statistics
 import threading
@@ -79,6 +80,46 @@ def parallel_verifies_per_s(
     for worker in workers:
         worker.join()
     return threads * runs / (time.perf_counter() - started)
+
+
+def login_bound(
+    hash_limit: dict[str, Any], storm: dict[str, Any], argon2_free: dict[str, Any]
+) -> dict[str, Any]:
+    """The most logins/s the app as it is can reach here: the cores over the CPU one login
+    takes from them. That is argon2 at the rate the cores reach verifying at once (no faster
+    server exists), plus the rest of a login's server CPU, measured by the storm on a server
+    that hashes at argon2's minimal cost, plus this client's CPU per login in ``storm`` (it
+    shares the cores). None where a storm logged nobody in."""
+    cores = hash_limit["cores"]
+    argon2_ms = cores * 1000 / hash_limit["parallel_verifies_per_s"]
+    rest_ms = server.server_cpu_ms_per(argon2_free["resources"], argon2_free["ok"])
+    client_ms = server.client_cpu_ms_per(storm["resources"], storm["ok"])
+    bound = {
+        "storm_server_ms": server.server_cpu_ms_per(storm["resources"], storm["ok"]),
+        "argon2_ms": round(argon2_ms, 2),
+        "rest_server_ms": rest_ms,
+        "client_ms": client_ms,
+        "most_logins_per_s": None,
+        "most_share_of_ideal": None,
+    }
+    if rest_ms is not None and client_ms is not None:
+        most = cores * 1000 / (argon2_ms + rest_ms + client_ms)
+        bound["most_logins_per_s"] = round(most, 1)
+        bound["most_share_of_ideal"] = round(most / hash_limit["ideal_logins_per_s"], 3)
+    return bound
+
+
+def burst_at_ceiling(connections: int, ceiling_per_s: float) -> dict[str, Any]:
+    """When the overload's burst would have its 99th-percentile answer (nearest rank) if the
+    server answered each of its requests as fast as it answers the bare hello: a floor under
+    any shed p99, as the burst's requests arrive together."""
+    rank = max(1, math.ceil(0.99 * connections))
+    p99 = rank / ceiling_per_s * 1000 if ceiling_per_s > 0 else None
+    return {
+        "connections": connections,
+        "ceiling_per_s": ceiling_per_s,
+        "p99_ms": None if p99 is None else round(p99, 1),
+    }
 
 
 @dataclass

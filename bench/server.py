@@ -204,6 +204,7 @@ def resource_watch(server: LiveServer | None) -> Iterator[dict[str, Any]]:
         server_cpu_cores=round(server_cpu / wall, 2),
         server_cpu_s=round(server_cpu, 3),  # a cost per answer divides it
         client_cpu_cores=round(client_cpu / wall, 2),
+        client_cpu_s=round(client_cpu, 3),
         service_cpu_cores=round(service_cpu / wall, 2),
         worker_cpu_cores=[round(used[pid] / wall, 2) for pid in sorted(workers)],
         other_cpu_cores=round(other_cpu / wall, 2),
@@ -213,3 +214,8 @@ def resource_watch(server: LiveServer | None) -> Iterator[dict[str, Any]]:
 def server_cpu_ms_per(resources: Mapping[str, Any], count: int) -> float | None:
     """Server CPU milliseconds per answer (a login, a 429), whichever core it ran on."""
     return round(float(resources["server_cpu_s"]) * 1000 / count, 2) if count > 0 else None
+
+
+def client_cpu_ms_per(resources: Mapping[str, Any], count: int) -> float | None:
+    """This process's CPU milliseconds per operation: the aiohttp clients' cost."""
+    return round(float(resources["client_cpu_s"]) * 1000 / count, 2) if count > 0 else None

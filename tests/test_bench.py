@@ -42,6 +42,7 @@ SCENARIOS = (
     "isolation",
     "overload",
     "limiter",
+    "argon2_free_storm",
     "memory",
 )
 LOAD_KEYS = (
@@ -129,12 +130,16 @@ def test_prints_one_table_and_progress(
         "shed answers > 50 ms: in the first second / all",
         "the burst floor: bare hello app, 20 connections POSTing at once: p50 / p99",
         "shed answer p99 vs the burst floor p99",
+        "20 answers at the ceiling's",  # what the hello's own rate allows the burst
+        "the rest of a login (argon2 at its minimal cost): server / client CPU",
+        "most logins/s these allow: cores / (argon2 + server + client)",
     ):
         assert measure in result.stdout
     assert "burst floor: done" in result.stderr
     assert "login_storm: done" in result.stderr  # progress goes to stderr, not into the table
     assert "seed: done" in result.stderr
     assert "limiter: done" in result.stderr
+    assert "argon2-free storm: done" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Unclosed" not in result.stderr  # every aiohttp session was closed
 
@@ -204,6 +209,27 @@ def test_json_has_every_scenario_with_sane_values(
         assert ratio is None
     else:
         assert ratio >= 0
+
+    # What bounds the login storm: argon2 at the parallel rate, plus a login's other work,
+    # measured on a server hashing at argon2's minimal cost (its logins are that much faster).
+    hash_limit, argon2_free = scenarios["hash_limit"], scenarios["argon2_free_storm"]
+    assert argon2_free["ok"] > 0 and argon2_free["statuses"].get("303", 0) > 0
+    assert argon2_free["server_errors_not_shed"] == argon2_free["errors"] == 0
+    bound = scenarios["login_storm"]["bound"]
+    cores = hash_limit["cores"]
+    assert bound["argon2_ms"] == round(cores * 1000 / hash_limit["parallel_verifies_per_s"], 2)
+    assert 0 < bound["rest_server_ms"] < bound["storm_server_ms"]
+    assert bound["client_ms"] > 0
+    most = cores * 1000 / (bound["argon2_ms"] + bound["rest_server_ms"] + bound["client_ms"])
+    assert bound["most_logins_per_s"] == pytest.approx(most, abs=0.1)
+    assert bound["most_share_of_ideal"] == pytest.approx(
+        most / hash_limit["ideal_logins_per_s"], abs=0.001
+    )
+    at_ceiling = overload["burst_at_ceiling"]
+    assert at_ceiling["connections"] == 20
+    assert at_ceiling["ceiling_per_s"] == scenarios["ceiling"]["ok_per_s"]
+    # the 20th answer (nearest-rank p99 of 20) at the ceiling's rate
+    assert at_ceiling["p99_ms"] == pytest.approx(20 / at_ceiling["ceiling_per_s"] * 1000, abs=0.1)
 
     limiter = scenarios["limiter"]
     storm = limiter["storm"]
