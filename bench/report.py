@@ -189,7 +189,7 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     if bound["most_share_of_ideal"] is not None:
         most += f" ({bound['most_share_of_ideal']:.2f}× ideal)"
     earliest = f"{at_ceiling['connections']} answers at the ceiling's "
-    earliest += f"{_num(at_ceiling['ceiling_per_s'], 0)} req/s: the p99 answer's earliest"
+    earliest += f"{_num(at_ceiling['ceiling_per_s'], 0)} req/s: the p99 answer at"
     idle = f"idle RSS, all {len(mem['idle_processes'])} server processes"
     peaks = f"{_num(mem['storm_peak_mib'])} / {_num(mem['overload_peak_mib'])} MiB"
     return [

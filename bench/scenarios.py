@@ -111,8 +111,9 @@ def login_bound(
 
 def burst_at_ceiling(connections: int, ceiling_per_s: float) -> dict[str, Any]:
     """When the overload's burst would have its 99th-percentile answer (nearest rank) if the
-    server answered each of its requests as fast as it answers the bare hello: a floor under
-    any shed p99, as the burst's requests arrive together."""
+    server answered its requests one after another at the bare hello's rate: the scale any
+    shed p99 of a burst that arrives at once is judged against. Not a strict floor: a shed
+    answer skips Quart, so it may cost less than a hello, and an admitted login costs more."""
     rank = max(1, math.ceil(0.99 * connections))
     p99 = rank / ceiling_per_s * 1000 if ceiling_per_s > 0 else None
     return {
