@@ -21,6 +21,7 @@ from quart_app.sessions.models import BROWSER
 from quart_app.state import get_hasher, get_settings
 from quart_app.validation import InputRejected, LoginInput, RegisterInput, check
 from quart_app.web.forms import form_input, read_form
+from quart_app.web.pages import PageWithHeaders, page_with_headers
 from quart_app.web.redirects import is_safe_next, safe_next
 from quart_app.web.route_policy import counted_as, hashes_password, rate_limited
 
@@ -28,7 +29,7 @@ bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Invalid username or password."
 USERNAME_TAKEN = "That username is taken. Choose another one."
-Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
+Page = str | tuple[str, int] | PageWithHeaders | WerkzeugResponse
 
 
 def _user_agent() -> str:
@@ -46,10 +47,10 @@ async def _register_page(status: int = 200, **context: object) -> tuple[str, int
 
 async def _login_page(
     status: int = 200, headers: dict[str, str] | None = None, **context: object
-) -> tuple[str, int, dict[str, str]]:
+) -> PageWithHeaders:
     next_target = request.args.get("next")
     context.setdefault("next", next_target if is_safe_next(next_target) else None)
-    return await render_template("auth/login.html", **context), status, headers or {}
+    return page_with_headers(await render_template("auth/login.html", **context), status, headers)
 
 
 async def _already_signed_in(*, registering: bool) -> tuple[str, int]:

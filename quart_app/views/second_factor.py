@@ -26,11 +26,12 @@ from quart_app.state import get_settings
 from quart_app.validation import InputRejected, SecondFactorInput, check
 from quart_app.validation.inputs import WRONG_CODE
 from quart_app.web.forms import form_input, read_form
+from quart_app.web.pages import PageWithHeaders, page_with_headers
 from quart_app.web.redirects import safe_next
 from quart_app.web.route_policy import rate_limited
 
 bp = Blueprint("second_factor", __name__)
-Page = tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
+Page = tuple[str, int] | PageWithHeaders | WerkzeugResponse
 
 
 async def _page(
@@ -39,7 +40,7 @@ async def _page(
     *,
     step: PendingStep | None = None,
     **context: object,
-) -> tuple[str, int, dict[str, str]]:
+) -> PageWithHeaders:
     """The code form; with "Use a passkey" when the pending account has one. ``step`` is the
     pending sign-in when the caller has just read it; otherwise it is read here."""
     db = get_db()
@@ -49,7 +50,7 @@ async def _page(
     context["has_passkeys"] = step is not None and await has_passkeys(db, step.user_id)
     await db.commit()
     page = await render_template("auth/two_factor.html", **context)
-    return page, status, headers or {}
+    return page_with_headers(page, status, headers)
 
 
 async def _start_again(message: str) -> WerkzeugResponse:
