@@ -221,7 +221,7 @@ def _rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
         *_load(dash),
         ("seed", f"Flask-Login seed req/s (wrk, {sync['clients']} sessions)", _rate(sync)),
         ("", "server CPU ms/request", _cpu(sync)),
-        ("", "server", sync["server"]),
+        ("", "server; database", f"{sync['server']}; {sync['database']}"),
         ("", "bytes per answer vs dashboard's", f"{sync['bytes_per_request']} vs {size} B"),
         ("", "latency p50 / p95 / p99", _ms(sync["latency_ms"])),
         ("", "errors (302 = session lost) / timeouts", f"{sync['errors']} / {sync['timeouts']}"),

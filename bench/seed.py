@@ -1,6 +1,7 @@
 """The sync seed for comparison: the Flask-Login tutorial app (bench/seed_app) under gunicorn
-with as many sync workers as the app has hypercorn workers, on a fresh SQLite database, its
-users signed in through its login form, then /dashboard driven by wrk as the app's is."""
+with as many sync workers as the app has hypercorn workers, on the app's kind of database (a
+fresh SQLite one, or the PostgreSQL that --database-url names), its users signed in through its
+login form, then /dashboard driven by wrk as the app's is."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from bench import appenv, wrk
 from bench.load import BenchError, Client, Progress, SeededUsers
@@ -48,6 +51,28 @@ def seed_database(database_uri: str, count: int) -> SeededUsers:
         db.session.commit()
         db.engine.dispose()
     return SeededUsers(usernames, appenv.PASSWORD, prefix)
+
+
+def seed_database_uri(options: Options, folder: Path) -> tuple[str, str]:
+    """The seed's database URL and its name in the report. It reads what the app reads: on a
+    --database-url PostgreSQL the same server and database, through psycopg (a sync app needs
+    a sync driver); otherwise a fresh SQLite file, as the app's default."""
+    if options.database_url:
+        url = make_url(options.database_url)
+        if url.get_backend_name() == "postgresql":
+            uri = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+            return uri, "PostgreSQL (psycopg), the app's --database-url"
+    return f"sqlite:///{folder / 'seed.sqlite3'}", "SQLite"
+
+
+def drop_seed_tables(database_uri: str) -> None:
+    """Drop the seed's table from a database it shares with the app (its users go with it)."""
+    from bench.seed_app import create_app, db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "dropping"})
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
 
 
 def seed_environment(database_uri: str) -> dict[str, str]:
@@ -130,12 +155,22 @@ async def signed_in_cookies(server: LiveServer, users: SeededUsers, options: Opt
 
 def seed(options: Options, progress: Progress, folder: Path, logs: Path) -> dict[str, Any]:
     """The seed's /dashboard under wrk with the app's K and D: req/s, server CPU per request."""
-    database = folder / "seed.sqlite3"
-    uri = f"sqlite:///{database}"
+    uri, database = seed_database_uri(options, folder)
     users = seed_database(uri, options.users)
+    try:
+        return _measure(options, progress, logs, uri, database, users)
+    finally:
+        if not uri.startswith("sqlite"):
+            drop_seed_tables(uri)
+
+
+def _measure(
+    options: Options, progress: Progress, logs: Path, uri: str, database: str, users: SeededUsers
+) -> dict[str, Any]:
     workers = appenv.hypercorn_workers()
     described = {
-        "app": "Flask-Login tutorial (bench/seed_app), Flask-SQLAlchemy on SQLite",
+        "app": f"Flask-Login tutorial (bench/seed_app), Flask-SQLAlchemy on {database}",
+        "database": database,
         "server": f"gunicorn {metadata.version('gunicorn')}, {workers} sync workers",
         "versions": {
             name: metadata.version(name) for name in ("flask", "flask-login", "flask-sqlalchemy")

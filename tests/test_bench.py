@@ -15,8 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
 
 from bench.appenv import limiter_environment
+from bench.options import parse_args
+from bench.seed import seed_database_uri
+from bench.seed_app.models import User as SeedUser
 from tests.support.services import (
     IN_CI,
     ON_SERVER_DATABASE,
@@ -92,8 +97,10 @@ def bench_run(
         "--json", str(json_path),
     ]  # fmt: skip
     with ExitStack() as stack:
+        database_url = None
         if ON_SERVER_DATABASE:  # the benchmark's --database-url flag: a PostgreSQL deployment
-            command += ["--database-url", stack.enter_context(private_database(TEST_DATABASE_URL))]
+            database_url = stack.enter_context(private_database(TEST_DATABASE_URL))
+            command += ["--database-url", database_url]
         result = subprocess.run(
             command,
             cwd=PROJECT_ROOT,
@@ -102,8 +109,19 @@ def bench_run(
             timeout=TIMEOUT_SECONDS,
             check=False,
         )
-    assert result.returncode == 0, f"bench failed:\n{result.stdout}\n{result.stderr}"
+        assert result.returncode == 0, f"bench failed:\n{result.stdout}\n{result.stderr}"
+        if database_url is not None:  # the seed shared it, and took its table away again
+            assert not _has_table(database_url, SeedUser.__tablename__)
     return result, json.loads(json_path.read_text(encoding="utf-8"))
+
+
+def _has_table(database_url: str, name: str) -> bool:
+    engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table(name)
+    finally:
+        engine.dispose()
 
 
 def test_prints_one_table_and_progress(
@@ -283,6 +301,25 @@ def test_measures_the_database_it_was_pointed_at(
     else:
         assert database == "fresh SQLite in a temporary folder"
     assert f"database: {database}" in result.stdout
+    # The sync seed it is compared with reads the same kind of database.
+    seed = results["scenarios"]["seed"]["database"]
+    assert seed.startswith("PostgreSQL") if ON_SERVER_DATABASE else seed == "SQLite"
+    assert f"; {seed}" in result.stdout
+
+
+def test_the_seed_reads_the_database_the_app_reads(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://bench:secret@db.example:5433/shop"
+    uri, name = seed_database_uri(parse_args(["--database-url", url]), tmp_path)
+    assert make_url(uri).drivername == "postgresql+psycopg"  # a sync driver for a sync app
+    assert (
+        make_url(uri)
+        .render_as_string(hide_password=False)
+        .endswith("bench:secret@db.example:5433/shop")
+    )
+    assert name.startswith("PostgreSQL")
+    for args in ([], ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"]):
+        uri, name = seed_database_uri(parse_args(args), tmp_path)
+        assert (uri, name) == (f"sqlite:///{tmp_path / 'seed.sqlite3'}", "SQLite")
 
 
 def test_limiter_servers_start_with_no_counters_in_a_shared_redis(tmp_path: Path) -> None:

@@ -9,9 +9,15 @@ from bench.seed_app import db, login_manager
 
 
 class User(db.Model, UserMixin):  # type: ignore[name-defined,misc]
+    # A table name of its own (the tutorial's would be "user"): on a --database-url
+    # PostgreSQL it sits beside the app's tables, and is dropped after the run.
+    __tablename__ = "bench_seed_users"
+
     id = db.Column(db.Integer, primary_key=True)
     username = db.Column(db.String(80), unique=True, nullable=False)
-    password_hash = db.Column(db.String(128), nullable=False)
+    # The tutorial's String(128) is shorter than werkzeug's scrypt hashes (162 characters):
+    # SQLite stores them anyway, PostgreSQL refuses them.
+    password_hash = db.Column(db.String(256), nullable=False)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
