@@ -61,7 +61,7 @@ def seed_database_uri(options: Options, folder: Path) -> tuple[str, str]:
         url = make_url(options.database_url)
         if url.get_backend_name() == "postgresql":
             uri = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-            return uri, "PostgreSQL (psycopg), the app's --database-url"
+            return uri, "--database-url's PostgreSQL (psycopg)"
     return f"sqlite:///{folder / 'seed.sqlite3'}", "SQLite"
 
 

@@ -303,8 +303,9 @@ def test_measures_the_database_it_was_pointed_at(
     assert f"database: {database}" in result.stdout
     # The sync seed it is compared with reads the same kind of database.
     seed = results["scenarios"]["seed"]["database"]
-    assert seed.startswith("PostgreSQL") if ON_SERVER_DATABASE else seed == "SQLite"
-    assert f"; {seed}" in result.stdout
+    assert seed.endswith("PostgreSQL (psycopg)") if ON_SERVER_DATABASE else seed == "SQLite"
+    rows = [line.split(maxsplit=1) for line in result.stdout.splitlines()]
+    assert ["database", seed] in rows  # the seed's own row
 
 
 def test_the_seed_reads_the_database_the_app_reads(tmp_path: Path) -> None:
@@ -316,7 +317,7 @@ def test_the_seed_reads_the_database_the_app_reads(tmp_path: Path) -> None:
         .render_as_string(hide_password=False)
         .endswith("bench:secret@db.example:5433/shop")
     )
-    assert name.startswith("PostgreSQL")
+    assert name.endswith("PostgreSQL (psycopg)")
     for args in ([], ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"]):
         uri, name = seed_database_uri(parse_args(args), tmp_path)
         assert (uri, name) == (f"sqlite:///{tmp_path / 'seed.sqlite3'}", "SQLite")
