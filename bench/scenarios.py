@@ -86,10 +86,10 @@ def login_bound(
     hash_limit: dict[str, Any], storm: dict[str, Any], argon2_free: dict[str, Any]
 ) -> dict[str, Any]:
     """The most logins/s the app as it is can reach here: the cores over the CPU one login
-    takes from them. That is argon2 at the rate the cores reach verifying at once (no faster
-    server exists), plus the rest of a login's server CPU, measured by the storm on a server
-    that hashes at argon2's minimal cost, plus this client's CPU per login in ``storm`` (it
-    shares the cores). None where a storm logged nobody in."""
+    takes from them. That is argon2 at the rate the cores reach verifying at once (no server
+    verifies faster on them), plus the rest of a login's server CPU, measured by the storm on
+    a server that hashes at argon2's minimal cost, plus this client's CPU per login in
+    ``storm`` (it shares the cores). None where a storm logged nobody in."""
     cores = hash_limit["cores"]
     argon2_ms = cores * 1000 / hash_limit["parallel_verifies_per_s"]
     rest_ms = server.server_cpu_ms_per(argon2_free["resources"], argon2_free["ok"])

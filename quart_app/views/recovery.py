@@ -21,16 +21,17 @@ from quart_app.state import get_settings
 from quart_app.validation import InputRejected, PasswordResetInput, check
 from quart_app.web.client_ip import request_ip
 from quart_app.web.forms import field, form_input, read_form
+from quart_app.web.pages import PageWithHeaders, page_with_headers
 from quart_app.web.route_policy import hashes_password, rate_limited
 
 bp = Blueprint("recovery", __name__)
-Page = str | tuple[str, int, dict[str, str]] | WerkzeugResponse
+Page = str | PageWithHeaders | WerkzeugResponse
 # The token is in the URL: no Referer may carry it to another site, and no cache may keep it.
 LINK_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
 async def _link_page(template: str, status: int = 200, **context: object) -> Page:
-    return await render_template(template, **context), status, LINK_PAGE_HEADERS
+    return page_with_headers(await render_template(template, **context), status, LINK_PAGE_HEADERS)
 
 
 @bp.route("/confirm-email/<string(maxlength=100):token>", methods=["GET", "POST"])
