@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, current_app
 from quart_schema import document_request, document_response
 from sqlalchemy.exc import IntegrityError
 
@@ -32,7 +32,7 @@ from quart_app.authn.second_factor import (
 )
 from quart_app.authn.sign_in import AccountGone, issue_api_token
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind, add_event
+from quart_app.events.log import EventKind, add_event, request_user_agent
 from quart_app.events.notices import notice_context, queue_notice
 from quart_app.metrics.instruments import count_login
 from quart_app.recovery.email_confirmation import offer_address
@@ -155,9 +155,8 @@ async def create_token() -> tuple[TokenOut, int] | Response:
 
 
 async def _new_token(user: User, name: str | None) -> tuple[TokenOut, int] | Response:
-    user_agent = request.headers.get("User-Agent", "")
     try:
-        new = await issue_api_token(user, name=name, user_agent=user_agent)
+        new = await issue_api_token(user, name=name, user_agent=request_user_agent())
     except AccountGone:
         return _login_refused()
     expires_at = new.write.values["expires_at"]

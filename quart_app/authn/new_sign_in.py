@@ -9,12 +9,11 @@ Only accounts with a confirmed address pay for the lookup: one indexed read on t
 
 from __future__ import annotations
 
-from quart import request
 from sqlalchemy import bindparam, exists, or_, select
 
 from quart_app.accounts.models import User
 from quart_app.core.hot_path import Write
-from quart_app.events.log import USER_AGENT_MAX, EventKind
+from quart_app.events.log import EventKind, request_user_agent
 from quart_app.events.models import AuthEvent
 from quart_app.events.notices import notice_context
 from quart_app.mail.outbox import mail_write, render_mail, wake_sender_after_request
@@ -35,10 +34,9 @@ async def new_sign_in_notice(user: User) -> Write | None:
     confirmed address, the setting is off, or this browser signed in to it before."""
     if user.email is None or not get_settings().NOTIFY_NEW_SIGN_IN:
         return None
-    user_agent = request.headers.get("User-Agent", "")[:USER_AGENT_MAX]
     values = {
         "user_id": user.id,
-        "user_agent": user_agent,
+        "user_agent": request_user_agent(),
         "signed_in": EventKind.LOGIN_SUCCEEDED.value,
         "registered": EventKind.REGISTERED.value,
     }

@@ -49,6 +49,12 @@ class EventKind(StrEnum):
 _INSERT_EVENT = insert(AuthEvent.__table__)  # Core, not the ORM's bulk path (sessions.store)
 
 
+def request_user_agent() -> str:
+    """This request's User-Agent, cut to the columns' length: what events and sessions store,
+    and what notices and the new-browser check compare."""
+    return request.headers.get("User-Agent", "")[:USER_AGENT_MAX]
+
+
 def event_write(user_id: int, kind: EventKind) -> Write:
     """The insert of one event for this request's client (``Database.commit_together``)."""
     values = {
@@ -56,7 +62,7 @@ def event_write(user_id: int, kind: EventKind) -> Write:
         "kind": kind.value,
         "created_at": utcnow(),
         "ip": request_ip()[:IP_MAX],
-        "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+        "user_agent": request_user_agent(),
     }
     return Write(_INSERT_EVENT, values)
 

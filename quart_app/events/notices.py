@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from quart import request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_app.core.clock import utcnow
-from quart_app.events.log import USER_AGENT_MAX
+from quart_app.events.log import request_user_agent
 from quart_app.mail.links import public_link
 from quart_app.mail.outbox import queue_mail, render_mail
 from quart_app.web.client_ip import request_ip
@@ -30,7 +29,7 @@ class NoticeContext:
 
 def notice_context() -> NoticeContext:
     """This request's time, browser and IP, and the link to review sessions."""
-    user_agent = request.headers.get("User-Agent", "")[:USER_AGENT_MAX]
+    user_agent = request_user_agent()
     return NoticeContext(
         when=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         browser=describe_user_agent(user_agent, unknown=user_agent or "unknown"),

@@ -14,7 +14,7 @@ from quart_app.authn.second_factor import PENDING_SIGN_IN, begin_second_factor
 from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.authn.sign_out import SignOutReason, sign_out
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind, add_event
+from quart_app.events.log import EventKind, add_event, request_user_agent
 from quart_app.metrics.instruments import count_login
 from quart_app.recovery.email_confirmation import offer_address
 from quart_app.sessions.models import BROWSER
@@ -30,10 +30,6 @@ bp = Blueprint("auth", __name__)
 GENERIC_LOGIN_ERROR = "Invalid username or password."
 USERNAME_TAKEN = "That username is taken. Choose another one."
 Page = str | tuple[str, int] | PageWithHeaders | WerkzeugResponse
-
-
-def _user_agent() -> str:
-    return request.headers.get("User-Agent", "")
 
 
 def _fresh_browser_session() -> None:
@@ -101,7 +97,7 @@ async def register() -> Page:
         await offer_address(db, user, entered.address)  # its link, in the account's transaction
     await db.commit()  # the account and its first event; the session is written on its own
     _fresh_browser_session()
-    await start_session(user, remember=False, user_agent=_user_agent(), event=None)
+    await start_session(user, remember=False, user_agent=request_user_agent(), event=None)
     welcome = f"Welcome, {user.username}. Your account is ready."
     if entered.address:
         welcome += f" Check your inbox at {entered.address}: the link in it confirms the address."
@@ -154,7 +150,7 @@ async def login() -> Page:
         await start_session(
             outcome.user,
             remember=remember,
-            user_agent=_user_agent(),
+            user_agent=request_user_agent(),
             event=EventKind.LOGIN_SUCCEEDED,
         )
     except AccountGone:  # deleted while the password was checked: nobody to sign in

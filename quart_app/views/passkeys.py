@@ -35,7 +35,7 @@ from quart_app.authn.second_factor import (
 from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.core.clock import utcnow
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind
+from quart_app.events.log import EventKind, request_user_agent
 from quart_app.mfa.passkeys import (
     NAME_MAX,
     SECOND_FACTOR,
@@ -248,7 +248,7 @@ async def _start(user: User, *, remember: bool, next_path: str | None) -> JsonAn
         await start_session(
             user,
             remember=remember,
-            user_agent=request.headers.get("User-Agent", ""),
+            user_agent=request_user_agent(),
             event=EventKind.LOGIN_SUCCEEDED,
         )
     except AccountGone:

@@ -19,7 +19,7 @@ from quart_app.authn.second_factor import (
 )
 from quart_app.authn.sign_in import AccountGone, start_session
 from quart_app.core.database import get_db
-from quart_app.events.log import EventKind
+from quart_app.events.log import EventKind, request_user_agent
 from quart_app.mfa.passkeys import has_passkeys
 from quart_app.sessions.models import BROWSER
 from quart_app.state import get_settings
@@ -102,7 +102,7 @@ async def _signed_in(passed: SecondFactorPassed) -> WerkzeugResponse:
         await start_session(
             passed.user,
             remember=passed.step.remember,
-            user_agent=request.headers.get("User-Agent", ""),
+            user_agent=request_user_agent(),
             event=EventKind.LOGIN_SUCCEEDED,
         )
     except AccountGone:
