@@ -29,8 +29,9 @@ DEFAULT_APP = "quart_app.asgi:app"
 WORKERS = 2
 STARTUP_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 15.0  # above hypercorn.toml's graceful_timeout of 10 s
-# With the worker's pid in every line, a test can tell which worker answered.
-ACCESS_LOG_FORMAT = '<pid %(p)s> "%(r)s" %(s)s'
+# With the worker's pid and the answer's X-Request-ID in every line, a test can tell which
+# worker answered which request.
+ACCESS_LOG_FORMAT = '<pid %(p)s> "%(r)s" %(s)s %({X-Request-ID}o)s'
 # Settings a server under test must not inherit from the environment running the tests.
 APP_SETTINGS = frozenset(option.name for option in dataclasses.fields(Settings)) | {"INSTANCE_PATH"}
 

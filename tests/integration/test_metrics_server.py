@@ -4,7 +4,6 @@ line of the app and of hypercorn as one JSON object, with the request's id."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from quart_app.testing.metrics import MetricsReading, parse_metrics
 from tests.support.http import fetch_csrf_token, register, unique_password, unique_username
 from tests.support.servers import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.workers import client_per_worker, worker_of_response
 
 pytestmark = pytest.mark.integration
 # hypercorn's access log (text, turned on for the tests), e.g. [date] [pid] [INFO] <pid <…>> …
@@ -28,26 +28,13 @@ async def scrape(server: LiveServer) -> MetricsReading:
     return parse_metrics(response.text)
 
 
-async def login_on_new_connection(server: LiveServer, username: str, password: str) -> str:
-    """One attempt on a connection of its own (so the kernel spreads them over the workers);
-    the answer's request id."""
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
-        token = await fetch_csrf_token(client, "/login")
-        response = await client.post(
-            "/login", data={"username": username, "password": password, "csrf_token": token}
-        )
+async def login_on(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    token = await fetch_csrf_token(client, "/login")
+    response = await client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
     assert response.status_code == (303 if password != "wrong password here" else 401)
-    return response.headers["X-Request-ID"]
-
-
-def login_workers(server: LiveServer) -> set[str]:
-    return {
-        match.group(1)
-        for line in server.log_text().splitlines()
-        if (match := ACCESS_LINE.match(line))
-        and match.group(3) == "/login"
-        and match.group(2) == "POST"
-    }
+    return response
 
 
 def server_in(directory: Path, instance: Path) -> LiveServer:
@@ -71,26 +58,28 @@ async def test_counts_are_summed_over_both_workers_and_logs_are_json(tmp_path: P
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             assert (await register(client, username, password)).status_code == 303
         before = await scrape(server)
-        failed_ids, rounds = [], 0
-        while len(login_workers(server)) < 2 and rounds < 8:  # the kernel picks the worker
-            rounds += 1
-            for _ in range(3):
-                failed_ids.append(
-                    await login_on_new_connection(server, username, "wrong password here")
-                )
-            await login_on_new_connection(server, username, password)
-            await asyncio.sleep(0.1)  # a worker logs a request just after answering it
-        workers = login_workers(server)
-        assert len(workers) == 2, "every login went to one worker; the sum was never exercised"
+        failed_ids = []
+        # On each worker's own connection: three failures, then the right password.
+        async with client_per_worker(server) as clients:
+            for pid, client in clients.items():
+                for _ in range(3):
+                    failed = await login_on(client, username, "wrong password here")
+                    assert await worker_of_response(server, failed) == pid
+                    failed_ids.append(failed.headers["X-Request-ID"])
+                signed_in = await login_on(client, username, password)
+                assert await worker_of_response(server, signed_in) == pid
+        workers = len(clients)
         after = await scrape(server)
         log = server.log_text()
-    assert after.delta(before, "auth_logins_total", outcome="failed") == 3 * rounds
-    assert after.delta(before, "auth_logins_total", outcome="success") == rounds
-    assert after.delta(before, "auth_password_hash_seconds_count", operation="verify") == 4 * rounds
+    assert after.delta(before, "auth_logins_total", outcome="failed") == 3 * workers
+    assert after.delta(before, "auth_logins_total", outcome="success") == workers
+    assert (
+        after.delta(before, "auth_password_hash_seconds_count", operation="verify") == 4 * workers
+    )
     posts = after.delta(
         before, "http_request_duration_seconds_count", route="/login", method="POST", status="401"
     )
-    assert posts == 3 * rounds
+    assert posts == 3 * workers
     assert after.value("auth_hash_queue_depth") == 0
 
     # Every line but the access log's (hypercorn's, text, turned on for the tests) is JSON.

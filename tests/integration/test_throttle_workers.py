@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -13,6 +11,7 @@ import pytest
 
 from tests.support.http import fetch_csrf_token, register, unique_password, unique_username
 from tests.support.servers import TEST_SECRET_KEY, LiveServer, running_server
+from tests.support.workers import client_per_worker, worker_of_response
 
 LOGINS_PER_MINUTE = 12
 
@@ -35,54 +34,40 @@ def ip_limited_server(instance_path: Path) -> AbstractContextManager[LiveServer]
     )
 
 
-async def login_on_new_connection(server: LiveServer, username: str, password: str) -> int:
-    """Each attempt on its own connection, so the kernel spreads them over both workers."""
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
-        token = await fetch_csrf_token(client, "/login")
-        response = await client.post(
-            "/login", data={"username": username, "password": password, "csrf_token": token}
-        )
-        return response.status_code
+async def login_on(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    token = await fetch_csrf_token(client, "/login")
+    return await client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
 
 
-def login_workers_since(server: LiveServer, offset: int) -> set[str]:
-    """The worker pids that answered POST /login after ``offset`` characters of the log."""
-    return set(re.findall(r'<pid <(\d+)>> "POST /login 1\.1"', server.log_text()[offset:]))
+async def alternate_logins(server: LiveServer, usernames: list[str], password: str) -> list[int]:
+    """One login per username, sent to the two workers in turn; the statuses, once the log
+    shows that each went to the worker it was sent to."""
+    async with client_per_worker(server) as clients:
+        order = [list(clients.items())[n % len(clients)] for n in range(len(usernames))]
+        responses = [
+            await login_on(client, username, password)
+            for (_, client), username in zip(order, usernames, strict=True)
+        ]
+        answered_by = [await worker_of_response(server, response) for response in responses]
+    assert answered_by == [pid for pid, _ in order]
+    return [response.status_code for response in responses]
 
 
 async def test_failed_logins_are_counted_across_workers(throttled_server: LiveServer) -> None:
-    # The kernel may hand every connection of one round to the same worker; then the round
-    # proves nothing about sharing, so another round (with another account) is tried.
-    for _ in range(5):
-        username, password = unique_username("victim"), unique_password()
-        async with httpx.AsyncClient(base_url=throttled_server.base_url, timeout=30) as client:
-            assert (await register(client, username, password)).status_code == 303
-        offset = len(throttled_server.log_text())
-        statuses = [
-            await login_on_new_connection(throttled_server, username, "wrong password here")
-            for _ in range(7)
-        ]
-        # Per-process counters would allow five failures per worker; shared ones allow five.
-        assert statuses == [401] * 5 + [429] * 2
-        assert await login_on_new_connection(throttled_server, username, password) == 429
-        await asyncio.sleep(0.1)  # a worker logs a request just after answering it
-        if len(login_workers_since(throttled_server, offset)) == 2:
-            return
-    pytest.fail("every round's logins went to one worker; sharing was never exercised")
+    username, password = unique_username("victim"), unique_password()
+    async with httpx.AsyncClient(base_url=throttled_server.base_url, timeout=30) as client:
+        assert (await register(client, username, password)).status_code == 303
+    statuses = await alternate_logins(throttled_server, [username] * 7, "wrong password here")
+    # Per-process counters would let each worker take five failures (4 and 3 here: all 401).
+    assert statuses == [401] * 5 + [429] * 2
+    assert await alternate_logins(throttled_server, [username] * 2, password) == [429, 429]
 
 
 async def test_login_posts_per_ip_are_counted_across_workers(tmp_path: Path) -> None:
-    # As above, a round whose connections all went to one worker proves nothing about sharing;
-    # the allowance is per minute, so each further round takes a fresh server.
-    for round_number in range(5):
-        with ip_limited_server(tmp_path / f"ip-limit-instance-{round_number}") as server:
-            statuses = [
-                await login_on_new_connection(server, unique_username("n"), unique_password())
-                for _ in range(LOGINS_PER_MINUTE + 2)
-            ]
-            # Per-process counters would let each worker take its own LOGINS_PER_MINUTE.
-            assert statuses == [401] * LOGINS_PER_MINUTE + [429] * 2
-            await asyncio.sleep(0.1)
-            if len(login_workers_since(server, 0)) == 2:
-                return
-    pytest.fail("every round's logins went to one worker; sharing was never exercised")
+    with ip_limited_server(tmp_path / "ip-limit-instance") as server:
+        names = [unique_username("n") for _ in range(LOGINS_PER_MINUTE + 2)]
+        statuses = await alternate_logins(server, names, unique_password())
+    # Per-process counters would let each worker take its own LOGINS_PER_MINUTE (7 each here).
+    assert statuses == [401] * LOGINS_PER_MINUTE + [429] * 2

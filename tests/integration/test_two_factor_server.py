@@ -21,6 +21,7 @@ from tests.support.http import (
     unique_username,
 )
 from tests.support.servers import LiveServer
+from tests.support.workers import client_per_worker, worker_of_response
 
 SECRET = re.compile(r'<p class="secret"><code[^>]*>([A-Z2-7 ]+)</code></p>')
 RECOVERY_CODE = re.compile(r"<li><code>([A-Z2-7-]{29})</code></li>")
@@ -63,12 +64,14 @@ async def test_the_whole_two_factor_flow_on_a_real_server(live_server: LiveServe
         assert (await client.get("/dashboard")).status_code == 200
 
     # The same code, sent to both workers at once by two fresh sign-ins: refused everywhere.
-    async def replay() -> int:
-        async with browser(live_server) as other:
-            assert (await login(other, username, password)).status_code == 303
-            return (await code_step(other, code)).status_code
+    async def replay(pid: str, other: httpx.AsyncClient) -> int:
+        assert (await login(other, username, password)).status_code == 303
+        refused = await code_step(other, code)
+        assert await worker_of_response(live_server, refused) == pid
+        return refused.status_code
 
-    assert await asyncio.gather(replay(), replay()) == [401, 401]
+    async with client_per_worker(live_server) as clients:
+        assert await asyncio.gather(*(replay(*pinned) for pinned in clients.items())) == [401] * 2
 
     async with browser(live_server) as client:
         await login(client, username, password)
