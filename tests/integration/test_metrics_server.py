@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from quart_app.testing.metrics import MetricsReading, parse_metrics
-from tests.support.http import fetch_csrf_token, register, unique_password, unique_username
+from tests.support.http import login, register, unique_password, unique_username
 from tests.support.servers import TEST_SECRET_KEY, LiveServer, running_server
 from tests.support.workers import client_per_worker, worker_of_response
 
@@ -26,15 +26,6 @@ async def scrape(server: LiveServer) -> MetricsReading:
         response = await client.get("/metrics")
     assert response.status_code == 200
     return parse_metrics(response.text)
-
-
-async def login_on(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    token = await fetch_csrf_token(client, "/login")
-    response = await client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token}
-    )
-    assert response.status_code == (303 if password != "wrong password here" else 401)
-    return response
 
 
 def server_in(directory: Path, instance: Path) -> LiveServer:
@@ -63,10 +54,12 @@ async def test_counts_are_summed_over_both_workers_and_logs_are_json(tmp_path: P
         async with client_per_worker(server) as clients:
             for pid, client in clients.items():
                 for _ in range(3):
-                    failed = await login_on(client, username, "wrong password here")
+                    failed = await login(client, username, "wrong password here")
+                    assert failed.status_code == 401
                     assert await worker_of_response(server, failed) == pid
                     failed_ids.append(failed.headers["X-Request-ID"])
-                signed_in = await login_on(client, username, password)
+                signed_in = await login(client, username, password)
+                assert signed_in.status_code == 303
                 assert await worker_of_response(server, signed_in) == pid
         workers = len(clients)
         after = await scrape(server)

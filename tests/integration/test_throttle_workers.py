@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.http import fetch_csrf_token, register, unique_password, unique_username
+from tests.support.http import login, register, unique_password, unique_username
 from tests.support.servers import TEST_SECRET_KEY, LiveServer, running_server
 from tests.support.workers import client_per_worker, worker_of_response
 
@@ -34,20 +34,13 @@ def ip_limited_server(instance_path: Path) -> AbstractContextManager[LiveServer]
     )
 
 
-async def login_on(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    token = await fetch_csrf_token(client, "/login")
-    return await client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token}
-    )
-
-
 async def alternate_logins(server: LiveServer, usernames: list[str], password: str) -> list[int]:
     """One login per username, sent to the two workers in turn; the statuses, once the log
     shows that each went to the worker it was sent to."""
     async with client_per_worker(server) as clients:
         order = [list(clients.items())[n % len(clients)] for n in range(len(usernames))]
         responses = [
-            await login_on(client, username, password)
+            await login(client, username, password)
             for (_, client), username in zip(order, usernames, strict=True)
         ]
         answered_by = [await worker_of_response(server, response) for response in responses]
