@@ -2,7 +2,7 @@
 
 The kernel hands a new connection to whichever worker accepts first, and on an idle machine
 that can be the same worker for every connection of a test: sequential one-shot connections
-proved nothing about sharing in some CI runs. Here several connections are opened at once,
+proved nothing about sharing in a CI run. Here several connections are opened at once,
 the access log (which names each answer's worker and request id) says where each landed, and
 one per worker is kept; a test then sends each request to the worker it chooses and checks,
 from the log again, that the worker it chose answered.
