@@ -38,7 +38,8 @@ async def alternate_logins(server: LiveServer, usernames: list[str], password: s
     """One login per username, sent to the two workers in turn; the statuses, once the log
     shows that each went to the worker it was sent to."""
     async with client_per_worker(server) as clients:
-        order = [list(clients.items())[n % len(clients)] for n in range(len(usernames))]
+        pinned = list(clients.items())
+        order = [pinned[n % len(pinned)] for n in range(len(usernames))]
         responses = [
             await login(client, username, password)
             for (_, client), username in zip(order, usernames, strict=True)
